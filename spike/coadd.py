@@ -1,0 +1,185 @@
+"""Drizzle the per-exposure PSFs onto the science mosaic's grid, one cutout per source.
+
+Mission independent: the adapter supplies the grid and resamples stamps with the mission's
+own resample code; this module renders detector-sampled stamps and handles the cutout
+geometry (see `spike.stamps.geometry` for why and how much it pads).
+"""
+
+import logging
+
+import numpy as np
+
+from spike.stamps.geometry import OUTPUT_PAD, input_box, output_box
+from spike.stamps.render import render_stamp
+
+__all__ = ["drizzle_psfs", "default_output_size"]
+
+log = logging.getLogger(__name__)
+
+DRIZZLED_SOURCE_DTYPE = [("id", "S64"), ("ra", "f8"), ("dec", "f8"), ("x", "f8"), ("y", "f8"),
+                         ("xstart", "i4"), ("ystart", "i4"), ("n_exposures", "i4"),
+                         ("psf_sum", "f8")]
+EXPOSURE_DTYPE = [("filename", "S128"), ("instrument", "S32"), ("detector", "S32"),
+                  ("filter", "S32"), ("pupil", "S32")]
+
+
+def default_output_size(stamp_size, grid, adapter):
+    """Odd output cutout size covering a detector stamp of ``stamp_size`` pixels.
+
+    Parameters
+    ----------
+    stamp_size : int
+        Detector stamp size.
+    grid : spike.missions.base.OutputGrid
+        The output grid.
+    adapter : spike.missions.base.MissionAdapter
+        The exposures (the largest input pixel scale is used).
+    """
+    from stcal.resample.utils import compute_mean_pixel_area
+
+    scales = []
+    for e in range(adapter.n_exposures):
+        det = adapter.detector_info(e)
+        area = det.extra.get("pixelarea_steradians") or compute_mean_pixel_area(
+            det.wcs, shape=det.shape)
+        scales.append(3600.0 * np.degrees(np.sqrt(area)))
+    size = int(np.ceil(stamp_size * max(scales) / grid.pixel_scale))
+    return size + 1 - size % 2
+
+
+def drizzle_psfs(adapter, exposure_psfs, grid, *, output_size):
+    """Drizzle every source's exposure PSFs onto its cutout of the mosaic grid.
+
+    Parameters
+    ----------
+    adapter : spike.missions.base.MissionAdapter
+        The science exposures and the mission's resample code.
+    exposure_psfs : list of tuple
+        ``(exposure_index, ExposurePSFModel)`` from `spike.generate.generate_psfs`.
+    grid : spike.missions.base.OutputGrid
+        The science mosaic's grid.
+    output_size : int
+        Odd cutout size in output pixels.
+
+    Returns
+    -------
+    `~spike.datamodels.DrizzledPSFModel`
+    """
+    from spike.datamodels import DrizzledPSFModel
+
+    order, per_source = _collect(exposure_psfs)
+    n_src, n_exp = len(order), adapter.n_exposures
+    n_planes = max(1, (n_exp + 31) // 32)
+    data = np.zeros((n_src, output_size, output_size), dtype=np.float32)
+    wht = np.zeros_like(data)
+    con = np.zeros((n_src, n_planes, output_size, output_size), dtype=np.int32)
+    table = np.zeros(n_src, dtype=DRIZZLED_SOURCE_DTYPE)
+    contributions = np.zeros((n_src, n_exp), dtype=np.uint8)
+
+    for s, sid in enumerate(order):
+        ra, dec, entries = per_source[sid]
+        xm, ym = (float(v) for v in grid.wcs.world_to_pixel_values(ra, dec))
+        box = output_box(xm, ym, output_size)
+        padded = box.pad(OUTPUT_PAD)
+        stamps, used = _stamps_for(adapter, grid, padded, entries)
+        if not stamps:
+            log.warning("Source %s: no exposure pixels reach its cutout", sid)
+            continue
+        d, w, c = adapter.resample_stamps(stamps, grid, padded)
+        inner = (slice(OUTPUT_PAD, -OUTPUT_PAD), slice(OUTPUT_PAD, -OUTPUT_PAD))
+        data[s], wht[s] = d[inner], w[inner]
+        con[s] = _global_context(c[(slice(None), *inner)], used, n_planes)
+        contributions[s, used] = 1
+        table[s] = (sid.encode(), ra, dec, xm, ym, box.xstart, box.ystart, len(used),
+                    float(np.nansum(data[s])))
+        log.info("Source %s: drizzled %d exposure PSF(s)", sid, len(used))
+
+    out = DrizzledPSFModel(data=data, wht=wht, con=con, sources=table,
+                           exposures=_exposure_table(adapter), contributions=contributions)
+    _fill_meta(out, adapter, grid, exposure_psfs)
+    return out
+
+
+def _fill_meta(out, adapter, grid, exposure_psfs):
+    meta = out.meta
+    det = adapter.detector_info(0)
+    meta.mission = adapter.mission
+    meta.telescope = adapter.mission.upper()
+    meta.product_name = adapter.product_name
+    meta.instrument.name = det.instrument
+    meta.instrument.filter = det.filter
+    if det.pupil is not None:
+        meta.instrument.pupil = det.pupil
+    detectors = sorted({adapter.detector_info(e).detector for e in range(adapter.n_exposures)})
+    meta.instrument.detector = detectors[0] if len(detectors) == 1 else "MULTIPLE"
+    if exposure_psfs:
+        first = exposure_psfs[0][1].meta.psf
+        meta.psf.method = first.method
+        meta.psf.oversampling = first.oversampling
+        meta.psf.parameters = first.parameters.instance if hasattr(
+            first.parameters, "instance") else dict(first.parameters)
+    meta.wcs = grid.wcs
+    meta.mosaic.ny, meta.mosaic.nx = (int(v) for v in grid.shape)
+    meta.mosaic.pixel_scale = float(grid.pixel_scale)
+    if grid.reference:
+        meta.mosaic.reference_mosaic = str(grid.reference)
+    res = meta.resample
+    for key in ("pixfrac", "kernel", "weight_type", "pixmap_stepsize", "pixmap_order"):
+        if grid.pars.get(key) is not None:
+            setattr(res, key, grid.pars[key])
+    res.fillval = str(grid.pars.get("fillval"))
+    res.good_bits = str(grid.pars.get("good_bits"))
+    if grid.pixel_scale_ratio is not None:
+        res.pixel_scale_ratio = float(grid.pixel_scale_ratio)
+    res.pixel_scale = float(grid.pixel_scale)
+    res.output_wcs_source = grid.source
+
+
+def _collect(exposure_psfs):
+    """Group the exposure PSF stamps by source id, keeping first-seen source order."""
+    order, per_source = [], {}
+    for e, model in exposure_psfs:
+        os_ = int(model.meta.oversampling)
+        for k, row in enumerate(model.sources):
+            sid = _as_str(row["id"])
+            if sid not in per_source:
+                order.append(sid)
+                per_source[sid] = (float(row["ra"]), float(row["dec"]), [])
+            per_source[sid][2].append((e, float(row["x"]), float(row["y"]), model.data[k], os_))
+    return order, per_source
+
+
+def _stamps_for(adapter, grid, padded, entries):
+    from spike.missions.base import Stamp
+
+    stamps, used = [], []
+    for e, x, y, epsf, os_ in entries:
+        det = adapter.detector_info(e)
+        ibox = input_box(padded, grid.wcs, det.wcs, det.shape)
+        if ibox is None:
+            continue
+        psf = render_stamp(epsf, os_, x - ibox.xstart, y - ibox.ystart, ibox.shape)
+        stamps.append(Stamp(exposure=e, box=ibox, data=psf))
+        used.append(e)
+    return stamps, used
+
+
+def _global_context(con, used, n_planes):
+    """Re-index context bits from stamp order to the adapter's exposure order."""
+    out = np.zeros((n_planes, *con.shape[1:]), dtype=np.int64)
+    for j, e in enumerate(used):
+        bit = (con[j // 32].astype(np.int64) >> (j % 32)) & 1
+        out[e // 32] |= bit << (e % 32)
+    return out.astype(np.uint32).view(np.int32)
+
+
+def _exposure_table(adapter):
+    rows = np.zeros(adapter.n_exposures, dtype=EXPOSURE_DTYPE)
+    for e in range(adapter.n_exposures):
+        det = adapter.detector_info(e)
+        rows[e] = (det.filename, det.instrument, det.detector, det.filter, det.pupil or "")
+    return rows
+
+
+def _as_str(value):
+    return value.decode() if isinstance(value, bytes) else str(value)

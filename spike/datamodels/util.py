@@ -1,0 +1,95 @@
+"""Open any spike product, dispatching on ``meta.model_type``."""
+
+import logging
+from pathlib import Path
+
+import asdf
+from astropy.io import fits
+from stdatamodels import filetype
+
+from ._base import SpikeDataModel
+from .drizzled_psf import DrizzledPSFModel
+from .exposure_psf import ExposurePSFModel
+
+__all__ = ["open"]
+
+log = logging.getLogger(__name__)
+
+_MODELS = {cls.__name__: cls for cls in (ExposurePSFModel, DrizzledPSFModel)}
+
+
+def open(init, **kwargs):  # noqa: A001
+    """
+    Open a spike product as the model class named by its ``meta.model_type``.
+
+    Parameters
+    ----------
+    init : str, `pathlib.Path`, `astropy.io.fits.HDUList` or `SpikeDataModel`
+        A ``.asdf`` or ``.fits`` file, an open FITS file, or a spike model
+        (returned as a shallow copy of the same class).
+    **kwargs
+        Passed to the model class, e.g. ``strict_validation=True``.
+
+    Returns
+    -------
+    SpikeDataModel
+        An `ExposurePSFModel` or `DrizzledPSFModel`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file cannot be read or is not a spike product.
+    TypeError
+        If ``init`` is of an unsupported type.
+    """
+    if isinstance(init, SpikeDataModel):
+        return init.__class__(init, **kwargs)
+    if isinstance(init, fits.HDUList):
+        model_type = init[0].header.get("DATAMODL")
+        return _model_class(model_type, "the HDUList")(init, **kwargs)
+    if not isinstance(init, (str, Path)):
+        msg = f"Cannot open a spike product from {type(init).__name__}."
+        raise TypeError(msg)
+
+    path = Path(init)
+    if not path.is_file():
+        msg = f"No such file: '{path}'."
+        raise FileNotFoundError(msg)
+    cls = _model_class(_read_model_type(path), f"'{path}'")
+    log.debug("Opening %s as %s", path, cls.__name__)
+    return cls(str(path), **kwargs)
+
+
+def _read_model_type(path):
+    """Read ``meta.model_type`` of a file without building a model."""
+    try:
+        kind = filetype.check(path)
+    except ValueError as err:
+        msg = f"'{path}' is not a .fits or .asdf file."
+        raise ValueError(msg) from err
+    try:
+        if kind == "fits":
+            return fits.getheader(path, 0).get("DATAMODL")
+        if kind == "asdf":
+            meta = asdf.util.load_yaml(path).get("meta")
+            return meta.get("model_type") if isinstance(meta, dict) else None
+    except Exception as err:
+        msg = f"Cannot read '{path}': {err}"
+        raise ValueError(msg) from err
+    msg = f"'{path}' is a {kind} file, not a spike product."
+    raise ValueError(msg)
+
+
+def _model_class(model_type, where):
+    """Return the spike model class for ``model_type`` or raise `ValueError`."""
+    cls = _MODELS.get(model_type)
+    if cls is None:
+        known = ", ".join(sorted(_MODELS))
+        msg = (
+            f"{where} is not a spike product: model_type is {model_type!r}, "
+            f"expected one of {known}."
+        )
+        raise ValueError(msg)
+    return cls

@@ -1,0 +1,174 @@
+"""Model the PSF of every exposure at every source it covers.
+
+Mission independent: it sees a mission adapter (exposures as `~spike.psf.base.DetectorInfo`)
+and a PSF method, and returns one `~spike.datamodels.ExposurePSFModel` per exposure that
+covers at least one source. Each exposure's PSF model is prepared once and evaluated at every
+source.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from spike.exceptions import NoCoverageError
+from spike.stamps.geometry import contains
+
+__all__ = ["Coverage", "locate_sources", "generate_psfs", "SOURCE_DTYPE"]
+
+log = logging.getLogger(__name__)
+
+#: Columns of `ExposurePSFModel.sources`.
+SOURCE_DTYPE = [("id", "S64"), ("ra", "f8"), ("dec", "f8"), ("x", "f8"), ("y", "f8"),
+                ("xstart", "i4"), ("ystart", "i4"), ("psf_sum", "f8")]
+
+
+@dataclass
+class Coverage:
+    """Where every source falls on every exposure.
+
+    Attributes
+    ----------
+    x, y : numpy.ndarray
+        ``(n_exposures, n_sources)`` 0-based detector positions (NaN when unmappable).
+    covered : numpy.ndarray
+        ``(n_exposures, n_sources)`` True when the source lies on the exposure's data.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    covered: np.ndarray
+
+
+def locate_sources(adapter, sources):
+    """Map every source onto every exposure of ``adapter``.
+
+    Parameters
+    ----------
+    adapter : spike.missions.base.MissionAdapter
+        The science exposures.
+    sources : `~astropy.table.Table`
+        ``id``, ``ra``, ``dec`` (from `spike.sources.resolve_sources`).
+
+    Returns
+    -------
+    Coverage
+
+    Raises
+    ------
+    spike.exceptions.NoCoverageError
+        When a source lies on no exposure; the message names every such source.
+    """
+    n_exp, n_src = adapter.n_exposures, len(sources)
+    x = np.full((n_exp, n_src), np.nan)
+    y = np.full((n_exp, n_src), np.nan)
+    covered = np.zeros((n_exp, n_src), dtype=bool)
+    ra, dec = np.asarray(sources["ra"], float), np.asarray(sources["dec"], float)
+    for e in range(n_exp):
+        det = adapter.detector_info(e)
+        with np.errstate(invalid="ignore"):
+            xe, ye = det.wcs.world_to_pixel_values(ra, dec)
+        x[e], y[e] = xe, ye
+        covered[e] = [contains(det.wcs, det.shape, a, b) for a, b in zip(xe, ye, strict=True)]
+        for i in np.flatnonzero(~covered[e]):
+            log.info("Source %s is not on exposure %s: skipped there", sources["id"][i],
+                     det.filename)
+    missing = np.flatnonzero(~covered.any(axis=0))
+    if missing.size:
+        listing = ", ".join(
+            f"{sources['id'][i]} (RA={sources['ra'][i]:.6f}, Dec={sources['dec'][i]:.6f})"
+            for i in missing
+        )
+        msg = f"No input exposure covers source(s) {listing}"
+        raise NoCoverageError(msg)
+    return Coverage(x=x, y=y, covered=covered)
+
+
+def generate_psfs(adapter, sources, method, *, stamp_size, coverage=None):
+    """Return the model PSFs of every exposure at the sources it covers.
+
+    Parameters
+    ----------
+    adapter : spike.missions.base.MissionAdapter
+        The science exposures.
+    sources : `~astropy.table.Table`
+        ``id``, ``ra``, ``dec``.
+    method : spike.psf.base.PSFMethod
+        The PSF back-end.
+    stamp_size : int
+        Odd PSF stamp size in detector pixels.
+    coverage : Coverage, optional
+        Result of `locate_sources`, computed when not given.
+
+    Returns
+    -------
+    list of tuple
+        ``(exposure_index, ExposurePSFModel)`` for every exposure covering a source, in
+        exposure order.
+    """
+    from spike.datamodels import ExposurePSFModel
+
+    stamp_size = _odd_size(stamp_size, "stamp_size")
+    if coverage is None:
+        coverage = locate_sources(adapter, sources)
+    products = []
+    for e in range(adapter.n_exposures):
+        idx = np.flatnonzero(coverage.covered[e])
+        det = adapter.detector_info(e)
+        if idx.size == 0:
+            log.info("Exposure %s covers none of the sources: no PSF made", det.filename)
+            continue
+        if not method.supports(det):
+            msg = (f"PSF method {method.name!r} does not support {det.mission.upper()} "
+                   f"exposure {det.filename} ({det.label()})")
+            raise ValueError(msg)
+        model = method.prepare(det)
+        os_ = int(model.oversampling)
+        cube = np.empty((idx.size, stamp_size * os_, stamp_size * os_), dtype=np.float32)
+        table = np.zeros(idx.size, dtype=SOURCE_DTYPE)
+        for k, i in enumerate(idx):
+            xe, ye = coverage.x[e, i], coverage.y[e, i]
+            psf = model.evaluate(xe, ye, size=stamp_size)
+            cube[k] = psf
+            table[k] = (str(sources["id"][i]).encode(), sources["ra"][i], sources["dec"][i],
+                        xe, ye, int(np.floor(xe + 0.5)) - stamp_size // 2,
+                        int(np.floor(ye + 0.5)) - stamp_size // 2,
+                        float(psf.sum()) / os_**2)
+        log.info("Modelled %d PSF(s) on %s with method %s", idx.size, det.filename, method.name)
+        out = ExposurePSFModel(data=cube, sources=table)
+        _fill_meta(out, det, method, os_, stamp_size, adapter.mission)
+        products.append((e, out))
+    return products
+
+
+def _fill_meta(out, det, method, oversampling, stamp_size, mission):
+    desc = method.describe()
+    params = {k: v for k, v in desc.items() if k not in ("method", "oversampling")}
+    meta = out.meta
+    meta.mission = mission
+    meta.telescope = mission.upper()
+    meta.instrument.name = det.instrument
+    meta.instrument.detector = det.detector
+    meta.instrument.filter = det.filter
+    if det.pupil is not None:
+        meta.instrument.pupil = det.pupil
+    meta.oversampling = oversampling
+    meta.stamp_size = stamp_size
+    meta.exposure.filename = det.filename
+    if det.extra.get("exposure_type"):
+        meta.exposure.exposure_type = str(det.extra["exposure_type"])
+    if det.extra.get("chip") is not None:
+        meta.exposure.chip = det.extra["chip"]
+    meta.psf.method = method.name
+    meta.psf.oversampling = oversampling
+    meta.psf.parameters = params
+    stem = det.filename.rsplit(".", 1)[0]
+    meta.filename = f"{stem}.asdf"
+
+
+def _odd_size(value, name):
+    size = int(value)
+    if size < 3 or size % 2 == 0:
+        msg = f"{name} must be an odd integer >= 3, got {value}"
+        raise ValueError(msg)
+    return size

@@ -1,0 +1,103 @@
+"""Mission adapters: the only code that knows each mission's datamodels and resample code."""
+
+import logging
+from pathlib import Path
+
+from spike.missions._inputs import expand_input
+from spike.missions.base import MissionAdapter, OutputGrid, Stamp
+
+__all__ = ["MissionAdapter", "OutputGrid", "Stamp", "detect_mission", "open_exposures"]
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = ("jwst",)
+
+
+def _mission_of_file(path):
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".asdf":
+        import asdf
+
+        with asdf.open(path, lazy_load=True) as af:
+            if "roman" in af.tree:
+                return "roman"
+            telescope = af.tree.get("meta", {}).get("telescope")
+        return str(telescope).lower() if telescope else "unknown"
+    if suffix in (".fits", ".fit", ".fts"):
+        from astropy.io import fits
+
+        try:
+            telescope = fits.getval(path, "TELESCOP", ext=0)
+        except (KeyError, OSError) as exc:
+            msg = f"{path} is not a FITS exposure with a TELESCOP keyword: {exc}"
+            raise ValueError(msg) from exc
+        return str(telescope).strip().lower()
+    msg = f"{path}: unrecognised file type {suffix!r} (expected .fits or .asdf)"
+    raise ValueError(msg)
+
+
+def _mission_of_item(item):
+    if isinstance(item, (str, Path)):
+        return _mission_of_file(item)
+    module = type(item).__module__
+    if module.startswith("stdatamodels.jwst") or module.startswith("jwst"):
+        return "jwst"
+    if module.startswith("roman_datamodels"):
+        return "roman"
+    msg = f"Cannot tell which mission a {type(item).__name__} input belongs to"
+    raise TypeError(msg)
+
+
+def detect_mission(input_data):
+    """Return the mission (``"jwst"``, ...) of every exposure in ``input_data``.
+
+    Raises
+    ------
+    ValueError
+        When the input mixes missions or belongs to an unsupported one.
+    """
+    library_types = []
+    try:
+        from jwst.datamodels import ModelLibrary
+
+        library_types.append(ModelLibrary)
+    except ImportError:  # pragma: no cover
+        pass
+    for lib in library_types:
+        if isinstance(input_data, lib):
+            return "jwst"
+    items, _ = expand_input(input_data)
+    missions = {_mission_of_item(item) for item in items}
+    if len(missions) > 1:
+        msg = f"The input mixes exposures of several missions ({', '.join(sorted(missions))})"
+        raise ValueError(msg)
+    mission = missions.pop()
+    if mission not in SUPPORTED:
+        msg = (f"Exposures of {mission.upper()} are not supported yet; this version of spike "
+               f"drizzles PSFs for {', '.join(m.upper() for m in SUPPORTED)} imaging")
+        raise ValueError(msg)
+    return mission
+
+
+def open_exposures(input_data, *, product_name=None):
+    """Open the science exposures with the adapter of their mission.
+
+    Parameters
+    ----------
+    input_data : str, Path, dict, list, model or model library
+        Association, exposure file(s) or model(s).
+    product_name : str, optional
+        Output product name (default: the association's, or derived from the first file).
+
+    Returns
+    -------
+    MissionAdapter
+    """
+    mission = detect_mission(input_data)
+    if mission == "jwst":
+        from spike.missions.jwst import JWSTAdapter
+
+        return JWSTAdapter(input_data, product_name=product_name)
+    msg = f"No adapter for mission {mission!r}"  # pragma: no cover - guarded above
+    raise ValueError(msg)

@@ -1,0 +1,229 @@
+"""The JWST science mosaic grid, and stamp resampling with jwst's `ResampleImage`."""
+
+import copy
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+from jwst.resample.resample import ResampleImage
+from stcal.resample import Resample
+from stcal.resample.utils import compute_mean_pixel_area
+
+from spike.missions.base import OutputGrid
+
+__all__ = ["grid_from_mosaic", "grid_from_wcs_file", "grid_from_models", "StampResampler"]
+
+log = logging.getLogger(__name__)
+
+_RECORDED = ("pixfrac", "kernel", "fillval", "weight_type")
+
+
+def _scale_from_area_sr(area):
+    return 3600.0 * math.degrees(math.sqrt(area))
+
+
+def grid_from_mosaic(reference, pars):
+    """Return the `OutputGrid` of a science ``_i2d`` mosaic, reusing its resample parameters.
+
+    Parameters
+    ----------
+    reference : str, Path or `~stdatamodels.jwst.datamodels.ImageModel`
+        The science mosaic.
+    pars : dict
+        Resample parameters; the ones the mosaic records (``meta.resample``) replace them.
+
+    Returns
+    -------
+    OutputGrid
+    """
+    from stdatamodels.jwst import datamodels
+
+    if isinstance(reference, (str, Path)):
+        path = Path(reference)
+        if not path.is_file():
+            msg = f"reference_mosaic {path} does not exist"
+            raise FileNotFoundError(msg)
+        try:
+            mosaic = datamodels.ImageModel(path)
+        except Exception as exc:
+            msg = f"reference_mosaic {path} cannot be opened as a JWST image: {exc}"
+            raise ValueError(msg) from exc
+        name = path.name
+    else:
+        mosaic, name = reference, getattr(reference.meta, "filename", None) or "<model>"
+    with mosaic if isinstance(reference, (str, Path)) else _nullcontext():
+        if mosaic.meta.wcs is None:
+            msg = f"reference_mosaic {name} has no WCS (meta.wcs)"
+            raise ValueError(msg)
+        wcs = copy.deepcopy(mosaic.meta.wcs)
+        shape = tuple(mosaic.data.shape)
+        wcs.array_shape = shape
+        area = mosaic.meta.photometry.pixelarea_steradians
+        recorded = mosaic.meta.resample.instance
+    pars = dict(pars)
+    for key in _RECORDED:
+        if recorded.get(key) is not None:
+            if pars.get(key) is not None and str(pars[key]) != str(recorded[key]):
+                log.info("Using %s=%s recorded in %s (instead of %s)", key, recorded[key],
+                         name, pars[key])
+            pars[key] = recorded[key]
+    pscale = _scale_from_area_sr(area) if area else _scale_from_area_sr(
+        compute_mean_pixel_area(wcs))
+    return OutputGrid(wcs=wcs, shape=shape, pixel_scale=pscale,
+                      pixel_scale_ratio=recorded.get("pixel_scale_ratio"),
+                      source="reference_mosaic", reference=name, pars=pars)
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _input_ratio(pixel_scale, first):
+    area = first.meta.photometry.pixelarea_steradians
+    if not area:
+        area = compute_mean_pixel_area(first.meta.wcs, shape=first.data.shape)
+    return pixel_scale / _scale_from_area_sr(area)
+
+
+def grid_from_wcs_file(path, output_shape, first, pars):
+    """Return the `OutputGrid` of a custom WCS file, as `ResampleStep`'s ``output_wcs``.
+
+    Parameters
+    ----------
+    path : str
+        ASDF file with a gwcs under the key ``wcs``.
+    output_shape : list of int or None
+        ``[nx, ny]``, overriding the file's shape.
+    first : ImageModel
+        The first science exposure (defines the pixel-scale ratio, as in stcal).
+    pars : dict
+        Resample parameters.
+    """
+    from jwst.resample.resample_utils import load_custom_wcs
+
+    if not Path(path).is_file():
+        msg = f"output_wcs file {path} does not exist"
+        raise FileNotFoundError(msg)
+    wcs_dict = load_custom_wcs(str(path), output_shape)
+    wcs = wcs_dict["wcs"]
+    pscale = wcs_dict.get("pixel_scale")
+    if pscale is None:
+        pscale = _scale_from_area_sr(compute_mean_pixel_area(wcs))
+    return OutputGrid(wcs=wcs, shape=tuple(wcs.array_shape), pixel_scale=float(pscale),
+                      pixel_scale_ratio=_input_ratio(pscale, first), source="output_wcs",
+                      reference=Path(path).name, pars=dict(pars))
+
+
+def _proxy(model):
+    """A light stand-in for ``model`` (shares its arrays) so the library may annotate it."""
+    from stdatamodels.jwst import datamodels
+
+    proxy = datamodels.ImageModel(data=model.data)
+    proxy.meta.filename = model.meta.filename
+    proxy.meta.wcs = model.meta.wcs
+    proxy.meta.wcsinfo = model.meta.wcsinfo.instance
+    proxy.meta.observation = model.meta.observation.instance
+    proxy.meta.exposure = model.meta.exposure.instance
+    return proxy
+
+
+def grid_from_models(models, pars, *, pixel_scale_ratio=1.0, pixel_scale=None,
+                     output_shape=None, rotation=None, crpix=None, crval=None):
+    """Return the grid jwst's `ResampleStep` computes from the exposures' footprints.
+
+    Calls `jwst.resample.resample_utils.resampled_wcs_from_models` with the same
+    arguments as `~jwst.resample.resample.ResampleImage` does.
+
+    Parameters
+    ----------
+    models : list of ImageModel
+        The science exposures (not modified).
+    pars : dict
+        Resample parameters.
+    pixel_scale_ratio, pixel_scale, output_shape, rotation, crpix, crval
+        As `ResampleStep`'s parameters (``pixel_scale`` in arcsec, ``output_shape``
+        as ``[nx, ny]``).
+    """
+    from jwst.datamodels import ModelLibrary
+    from jwst.resample.resample_utils import resampled_wcs_from_models
+
+    library = ModelLibrary([_proxy(m) for m in models], on_disk=False)
+    wcs, _, ps, ratio = resampled_wcs_from_models(
+        library,
+        pixel_scale_ratio=1.0 if pixel_scale_ratio is None else pixel_scale_ratio,
+        pixel_scale=None if pixel_scale is None else pixel_scale / 3600.0,
+        output_shape=None if output_shape is None else tuple(output_shape[::-1]),
+        rotation=rotation,
+        crpix=crpix,
+        crval=crval,
+    )
+    return OutputGrid(wcs=wcs, shape=tuple(wcs.array_shape), pixel_scale=3600.0 * ps,
+                      pixel_scale_ratio=ratio, source="computed", pars=dict(pars))
+
+
+class _StampResampleImage(ResampleImage):
+    """jwst's `ResampleImage`, less the product bookkeeping a PSF stamp does not need.
+
+    Weights, masks, pixel maps and drizzling are jwst's and stcal's own code; only the
+    output-model metadata (header blending, FITS WCS approximation, S_REGION) is skipped.
+    """
+
+    def create_output_jwst_model(self, ref_input_model=None):  # noqa: ARG002
+        return None
+
+    def finalize(self):
+        Resample.finalize(self)
+
+
+class StampResampler:
+    """Resample PSF stamp models onto a cutout of the mosaic grid.
+
+    Parameters
+    ----------
+    models : list of ImageModel
+        PSF stamps (from `spike.missions.jwst.JWSTAdapter.stamp_model`).
+    grid : OutputGrid
+        The full mosaic grid (its pixel scale and ratio are passed on unchanged so the
+        drizzle scaling equals the full-frame run's).
+    out_wcs : gwcs.wcs.WCS
+        The WCS of the padded output cutout.
+    """
+
+    def __init__(self, models, grid, out_wcs):
+        self.models = models
+        p = grid.pars
+        self.resampler = _StampResampleImage(
+            models,
+            pixfrac=p["pixfrac"],
+            kernel=p["kernel"],
+            fillval=p["fillval"],
+            weight_type=p["weight_type"],
+            good_bits=p["good_bits"],
+            blendheaders=False,
+            output_wcs={"wcs": out_wcs, "pixel_scale": grid.pixel_scale,
+                        "pixel_scale_ratio": grid.pixel_scale_ratio},
+            enable_ctx=True,
+            enable_var=False,
+            report_var=False,
+            compute_err=None,
+            pixmap_stepsize=p.get("pixmap_stepsize", 1),
+            pixmap_order=p.get("pixmap_order", 1),
+        )
+
+    def run(self):
+        """Drizzle every stamp and return ``(data, wht, con)`` on the output cutout."""
+        r = self.resampler
+        for model in self.models:
+            r.add_model(model)
+        r.finalize()
+        out = r.output_model
+        con = np.asarray(out["con"], dtype=np.int32)
+        if con.ndim == 2:
+            con = con[np.newaxis]
+        return (np.asarray(out["data"], dtype=np.float32),
+                np.asarray(out["wht"], dtype=np.float32), con)

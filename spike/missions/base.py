@@ -1,0 +1,109 @@
+"""What every mission adapter provides to the mission-independent code.
+
+A mission adapter is the only code that knows a mission's datamodels, header keywords and
+resample software. It opens the science exposures (never modifying them), describes each one
+as a `~spike.psf.base.DetectorInfo`, works out the science mosaic's output grid, and
+resamples PSF stamps with the mission's own resample code.
+"""
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = ["OutputGrid", "Stamp", "MissionAdapter"]
+
+
+@dataclass
+class OutputGrid:
+    """The science mosaic's output grid and the resample parameters used to make it.
+
+    Parameters
+    ----------
+    wcs : object
+        The full mosaic WCS (0-based pixels → sky).
+    shape : tuple of int
+        ``(ny, nx)`` of the full mosaic.
+    pixel_scale : float
+        Output pixel scale in arcsec, as the resample code uses it.
+    pixel_scale_ratio : float or None
+        Output to input pixel-scale ratio, as the resample code uses it.
+    source : str
+        Where the grid came from: ``"reference_mosaic"``, ``"output_wcs"`` or ``"computed"``.
+    reference : str or None
+        File name of the reference mosaic or custom WCS file.
+    pars : dict
+        Resample parameters (``pixfrac``, ``kernel``, ``fillval``, ``weight_type``,
+        ``good_bits``, ``pixmap_stepsize``, ``pixmap_order``).
+    """
+
+    wcs: Any
+    shape: tuple
+    pixel_scale: float
+    pixel_scale_ratio: float | None
+    source: str
+    reference: str | None = None
+    pars: dict = field(default_factory=dict)
+
+
+@dataclass
+class Stamp:
+    """A detector-sampled PSF cutout of one exposure, ready to be resampled.
+
+    Parameters
+    ----------
+    exposure : int
+        Index of the exposure in the adapter.
+    box : spike.stamps.geometry.Box
+        Where the cutout sits in the exposure's data array.
+    data : numpy.ndarray
+        The PSF values on the cutout's pixels (zero away from the PSF stamp).
+    """
+
+    exposure: int
+    box: Any
+    data: Any
+
+
+class MissionAdapter(abc.ABC):
+    """Base class of the mission adapters (JWST, Roman, HST)."""
+
+    #: Mission name, as in `~spike.psf.base.DetectorInfo.mission`.
+    mission: ClassVar[str] = ""
+
+    #: Name of the output product (association product name or derived from inputs).
+    product_name: str = ""
+
+    @property
+    @abc.abstractmethod
+    def n_exposures(self):
+        """Number of exposures (chips count separately)."""
+
+    @abc.abstractmethod
+    def detector_info(self, index):
+        """Return the `~spike.psf.base.DetectorInfo` of exposure ``index``."""
+
+    @abc.abstractmethod
+    def output_grid(self, *, reference_mosaic=None, output_wcs=None, **pars):
+        """Return the science mosaic's `OutputGrid`."""
+
+    @abc.abstractmethod
+    def resample_stamps(self, stamps, grid, box):
+        """Resample ``stamps`` onto the cutout ``box`` of ``grid`` with the mission's code.
+
+        Parameters
+        ----------
+        stamps : list of Stamp
+            One stamp per contributing exposure.
+        grid : OutputGrid
+            The full output grid.
+        box : spike.stamps.geometry.Box
+            The (padded) output cutout.
+
+        Returns
+        -------
+        data, wht : numpy.ndarray
+            Resampled PSF and weight on ``box``.
+        con : numpy.ndarray
+            Context bit planes ``(n_planes, ny, nx)`` in which bit ``j`` stands for
+            ``stamps[j]``.
+        """

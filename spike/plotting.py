@@ -1,0 +1,78 @@
+"""Quicklook PNGs a person can look at: every exposure's PSF and the drizzled PSF."""
+
+import logging
+
+import numpy as np
+
+__all__ = ["save_quicklook"]
+
+log = logging.getLogger(__name__)
+
+_MAX_SOURCES = 4
+
+
+def _log_image(ax, image, title):
+    from matplotlib.colors import LogNorm
+
+    img = np.where(np.isfinite(image), image, 0.0)
+    peak = float(img.max()) if img.size and img.max() > 0 else 1.0
+    ax.imshow(np.clip(img, peak * 1e-5, None), origin="lower", cmap="magma",
+              norm=LogNorm(vmin=peak * 1e-5, vmax=peak), interpolation="nearest")
+    ax.set_title(title, fontsize=7)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def save_quicklook(drizzled, exposure_psfs, path, *, max_sources=_MAX_SOURCES):
+    """Write a PNG: per source, each exposure's PSF stamp and the drizzled PSF (log stretch).
+
+    Parameters
+    ----------
+    drizzled : `~spike.datamodels.DrizzledPSFModel`
+        The drizzled product.
+    exposure_psfs : list of tuple
+        ``(exposure_index, ExposurePSFModel)`` that went into it.
+    path : str or Path
+        Output PNG file.
+    max_sources : int, optional
+        Show at most this many sources (rows).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    ids = [_as_str(v) for v in drizzled.sources["id"]][:max_sources]
+    per_row = []
+    for sid in ids:
+        row = []
+        for e, model in exposure_psfs:
+            for k, mid in enumerate(model.sources["id"]):
+                if _as_str(mid) == sid:
+                    row.append((e, model, k))
+        per_row.append(row)
+    ncol = 1 + max((len(r) for r in per_row), default=0)
+    fig, axes = plt.subplots(len(ids), ncol, figsize=(1.8 * ncol, 1.9 * len(ids)),
+                             squeeze=False)
+    for r, (sid, row) in enumerate(zip(ids, per_row, strict=True)):
+        s = r
+        src = drizzled.sources[s]
+        _log_image(axes[r, 0], drizzled.data[s],
+                   f"drizzled {sid}\n({src['n_exposures']} exp, sum {src['psf_sum']:.3f})")
+        for c, (e, model, k) in enumerate(row, start=1):
+            name = _as_str(model.meta.exposure.filename).split("_cal")[0][-22:]
+            _log_image(axes[r, c], model.data[k], f"exp {e}: {name}\n{model.meta.instrument.detector}"
+                       f" x={model.sources[k]['x']:.1f} y={model.sources[k]['y']:.1f}")
+        for c in range(len(row) + 1, ncol):
+            axes[r, c].axis("off")
+    method = drizzled.meta.psf.method or "?"
+    fig.suptitle(f"{drizzled.meta.product_name}: drizzled PSF (method {method}, log stretch)",
+                 fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _as_str(value):
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,149 @@
+"""Sky positions to model: from RA/Dec lists, a catalog file, a Table or a SkyCoord."""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from astropy.coordinates import SkyCoord
+from astropy.table import Table
+
+__all__ = ["resolve_sources"]
+
+log = logging.getLogger(__name__)
+
+_RA_NAMES = ("ra", "alpha_j2000", "raj2000", "ra_deg")
+_DEC_NAMES = ("dec", "delta_j2000", "dej2000", "dec_deg")
+_ID_NAMES = ("id", "source_id", "label", "name")
+
+
+def _find_column(table, names):
+    lower = {c.lower(): c for c in table.colnames}
+    for name in names:
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def _from_table(table, origin):
+    if "sky_centroid" in table.colnames:
+        coord = table["sky_centroid"]
+        ra, dec = coord.ra.deg, coord.dec.deg
+    else:
+        ra_col, dec_col = _find_column(table, _RA_NAMES), _find_column(table, _DEC_NAMES)
+        if ra_col is None or dec_col is None:
+            msg = (f"{origin} needs 'ra' and 'dec' columns (degrees); it has "
+                   f"{', '.join(table.colnames) or 'no columns'}")
+            raise ValueError(msg)
+        ra = _degrees(table[ra_col])
+        dec = _degrees(table[dec_col])
+    id_col = _find_column(table, _ID_NAMES)
+    ids = None if id_col is None else [str(v) for v in table[id_col]]
+    return ra, dec, ids
+
+
+def _degrees(column):
+    unit = getattr(column, "unit", None)
+    values = np.asarray(column, dtype=float)
+    if unit is not None and str(unit) not in ("", "deg"):
+        values = (values * unit).to_value("deg")
+    return values
+
+
+def _read_catalog(path):
+    path = Path(path)
+    if not path.is_file():
+        msg = f"catalog {path} does not exist"
+        raise FileNotFoundError(msg)
+    fmt = "ascii.ecsv" if path.suffix.lower() == ".ecsv" else None
+    try:
+        table = Table.read(path, format=fmt) if fmt else Table.read(path, format="ascii.csv")
+    except Exception as exc:
+        msg = f"catalog {path} cannot be read as ECSV or CSV: {exc}"
+        raise ValueError(msg) from exc
+    return _from_table(table, f"catalog {path}")
+
+
+def resolve_sources(*, ra=None, dec=None, catalog=None, sources=None):
+    """Return the sources to model as a Table with ``id``, ``ra`` and ``dec`` (degrees).
+
+    Exactly one of ``ra``/``dec``, ``catalog`` or ``sources`` must be given.
+
+    Parameters
+    ----------
+    ra, dec : float or list of float, optional
+        ICRS right ascension and declination in degrees.
+    catalog : str or Path, optional
+        ECSV or CSV file with ``ra`` and ``dec`` columns (degrees, or with units) and an
+        optional ``id`` column; a ``sky_centroid`` SkyCoord column (as in JWST source
+        catalogs) is also accepted.
+    sources : `~astropy.coordinates.SkyCoord` or `~astropy.table.Table`, optional
+        Positions given from Python.
+
+    Returns
+    -------
+    `~astropy.table.Table`
+        Columns ``id`` (str; ``"1"``, ``"2"``, ... when none is given), ``ra``, ``dec``.
+
+    Raises
+    ------
+    ValueError
+        Nothing or several kinds of input were given, lengths differ, a coordinate is out of
+        range, or ids repeat.
+    FileNotFoundError
+        The catalog does not exist.
+
+    Examples
+    --------
+    >>> from spike.sources import resolve_sources
+    >>> t = resolve_sources(ra=[10.0, 10.1], dec=[-20.0, -20.05])
+    >>> list(t["id"])
+    ['1', '2']
+    """
+    given = [name for name, v in (("ra/dec", ra if ra is not None else dec),
+                                  ("catalog", catalog), ("sources", sources)) if v is not None]
+    if len(given) != 1:
+        msg = ("Give the sources either as ra and dec, as a catalog file, or as a "
+               f"SkyCoord/Table (got {', '.join(given) if given else 'none'})")
+        raise ValueError(msg)
+    ids = None
+    if given[0] == "ra/dec":
+        if ra is None or dec is None:
+            msg = "Both ra and dec must be given"
+            raise ValueError(msg)
+        ra_v = np.atleast_1d(np.asarray(ra, dtype=float))
+        dec_v = np.atleast_1d(np.asarray(dec, dtype=float))
+        if ra_v.shape != dec_v.shape:
+            msg = f"ra has {ra_v.size} value(s) but dec has {dec_v.size}"
+            raise ValueError(msg)
+    elif given[0] == "catalog":
+        ra_v, dec_v, ids = _read_catalog(catalog)
+    elif isinstance(sources, SkyCoord):
+        icrs = sources.icrs
+        ra_v, dec_v = np.atleast_1d(icrs.ra.deg), np.atleast_1d(icrs.dec.deg)
+    elif isinstance(sources, Table):
+        ra_v, dec_v, ids = _from_table(sources, "the sources table")
+    else:
+        msg = f"sources must be a SkyCoord or a Table, not {type(sources).__name__}"
+        raise TypeError(msg)
+    return _validated(ra_v, dec_v, ids)
+
+
+def _validated(ra, dec, ids):
+    ra = np.asarray(ra, dtype=float)
+    dec = np.asarray(dec, dtype=float)
+    if ra.size == 0:
+        msg = "No sources given"
+        raise ValueError(msg)
+    if not (np.all(np.isfinite(ra)) and np.all(np.isfinite(dec))):
+        msg = "Source coordinates must be finite numbers"
+        raise ValueError(msg)
+    if np.any(np.abs(dec) > 90):
+        msg = f"dec must lie in [-90, 90] degrees, got {dec[np.abs(dec) > 90][0]}"
+        raise ValueError(msg)
+    ra = np.mod(ra, 360.0)
+    if ids is None:
+        ids = [str(i + 1) for i in range(ra.size)]
+    if len(set(ids)) != len(ids):
+        msg = "Source ids must be unique"
+        raise ValueError(msg)
+    return Table({"id": np.array(ids, dtype=str), "ra": ra, "dec": dec})

@@ -1,0 +1,70 @@
+"""Parameter handling shared by spike's steps (no algorithms here)."""
+
+from spike.psf.registry import get_method
+
+__all__ = ["GENERATE_SPEC", "RESAMPLE_SPEC", "build_method"]
+
+#: Parameters of PSF generation, shared by GeneratePSFStep and DrizzlePSFStep.
+GENERATE_SPEC = """
+    method = string(default='optical')  # PSF method: optical, stpsf, user, or another registered one
+    ra = float_list(default=None)  # Right ascension(s) of the sources (deg, ICRS)
+    dec = float_list(default=None)  # Declination(s) of the sources (deg, ICRS)
+    catalog = string(default=None)  # ECSV/CSV catalog with ra, dec (deg) and optional id columns
+    stamp_size = integer(min=3, default=41)  # PSF stamp size in detector pixels (odd)
+    oversampling = integer(min=1, max=16, default=4)  # Oversampling factor of the model PSFs
+    psf_path = string(default=None)  # method=user: directory (or file) of per-exposure PSF FITS files
+    product_name = string(default=None)  # Output product name (default: the association's)
+"""
+
+#: jwst ResampleStep's output-grid and drizzle parameters, with the same names and meanings.
+RESAMPLE_SPEC = """
+    reference_mosaic = string(default=None)  # Science mosaic (_i2d) whose grid and resample parameters are reused
+    pixfrac = float(min=0.0, max=1.0, default=1.0)  # Pixel shrinkage factor
+    kernel = option('square','gaussian','point','turbo','lanczos2','lanczos3',default='square')  # Flux distribution kernel
+    fillval = string(default='NAN')  # Output value for pixels with no weight or flux
+    weight_type = option('ivm', 'exptime', None, default='ivm')  # Input image weighting type
+    output_shape = int_list(min=2, max=2, default=None)  # [x, y] order
+    crpix = float_list(min=2, max=2, default=None)  # 0-based image coordinates of the reference pixel
+    crval = float_list(min=2, max=2, default=None)  # world coordinates of the reference pixel
+    rotation = float(default=None)  # Output image Y-axis PA relative to North
+    pixel_scale_ratio = float(default=1.0)  # Ratio of output to input pixel scale
+    pixel_scale = float(default=None)  # Absolute pixel scale in arcsec
+    output_wcs = string(default='')  # Custom output WCS (ASDF file); overrides the other WCS parameters
+    pixmap_stepsize = float(default=1.0)  # Interpolation step size for pixel map
+    pixmap_order = integer(default=1)  # Spline order for pixel mapping, must be 1 or 3
+    output_size = integer(min=3, default=None)  # Drizzled cutout size in output pixels (odd; default covers stamp_size)
+    save_exposure_psfs = boolean(default=False)  # Also save the per-exposure PSF models (_psfexp)
+    save_plots = boolean(default=False)  # Save a PNG quicklook per product
+"""
+
+
+def build_method(name, *, oversampling, psf_path=None, user_psf=None):
+    """Instantiate the PSF method ``name`` with the options the steps expose.
+
+    Parameters
+    ----------
+    name : str
+        Registered method name.
+    oversampling : int
+        Oversampling factor.
+    psf_path : str, optional
+        For ``method='user'``: directory or file of PSFs.
+    user_psf : callable or photutils PSF model, optional
+        For ``method='user'`` from Python.
+
+    Returns
+    -------
+    spike.psf.base.PSFMethod
+    """
+    cls = get_method(name)
+    if name == "user":
+        psf = user_psf if user_psf is not None else psf_path
+        if psf is None:
+            msg = ("method='user' needs psf_path (a directory or file of PSFs) or, from "
+                   "Python, a PSF callable/model passed as the step's third argument")
+            raise ValueError(msg)
+        return cls(psf=psf, oversampling=oversampling)
+    if user_psf is not None or psf_path:
+        msg = f"psf_path / a user PSF are only used with method='user', not {name!r}"
+        raise ValueError(msg)
+    return cls(oversampling=oversampling)

@@ -1,0 +1,49 @@
+"""`GeneratePSFStep`: model the PSF of every exposure at every source it covers."""
+
+import logging
+
+from spike.generate import generate_psfs
+from spike.missions import open_exposures
+from spike.sources import resolve_sources
+from spike.steps._common import GENERATE_SPEC, build_method
+from spike.stpipe.core import SpikeStep
+
+__all__ = ["GeneratePSFStep"]
+
+log = logging.getLogger(__name__)
+
+
+class GeneratePSFStep(SpikeStep):
+    """Model the PSF of each exposure at the detector position of each source.
+
+    Input: an association, a list of calibrated exposures, or a model library. Sources come
+    from ``ra``/``dec``, ``catalog``, or (from Python) a `~astropy.coordinates.SkyCoord` or
+    `~astropy.table.Table` passed as the second argument. With ``method='user'`` a PSF
+    callable or photutils PSF model may be passed as the third argument.
+
+    Output: one `~spike.datamodels.ExposurePSFModel` per exposure that covers a source,
+    saved as ``<exposure>_psfexp.asdf``.
+    """
+
+    class_alias = "generate_psf"
+
+    spec = GENERATE_SPEC
+
+    def default_suffix(self):
+        """Return ``"psfexp"``."""
+        return "psfexp"
+
+    def process(self, input_data, sources=None, user_psf=None):
+        """Return the list of `~spike.datamodels.ExposurePSFModel`."""
+        table = resolve_sources(ra=self.ra, dec=self.dec, catalog=self.catalog, sources=sources)
+        method = build_method(self.method, oversampling=self.oversampling,
+                              psf_path=self.psf_path, user_psf=user_psf)
+        adapter = open_exposures(input_data, product_name=self.product_name)
+        products = [m for _, m in generate_psfs(adapter, table, method,
+                                                 stamp_size=self.stamp_size)]
+        for model in products:
+            model.meta.cal_step.generate_psf = "COMPLETE"
+            model.meta.product_name = adapter.product_name
+        if self.output_file is None:
+            self.output_use_model = True
+        return products
