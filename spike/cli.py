@@ -9,6 +9,11 @@ __all__ = ["main", "run_demo"]
 
 log = logging.getLogger(__name__)
 
+#: Dither offsets of each demo visit, in detector pixels (sub-pixel parts sample the PSF).
+_DEMO_DITHERS = ((0.0, 0.0), (3.37, 1.71), (1.24, 4.58), (4.63, 6.29))
+#: Approximate NIRCam short-wavelength pixel scale (arcsec) converting them to arcsec.
+_NRC_SW_SCALE = 0.031
+
 
 def run_demo(directory, *, n_exposures=4, method="optical"):
     """Simulate a small JWST NIRCam data set, drizzle it, and drizzle the PSF at its stars.
@@ -34,13 +39,18 @@ def run_demo(directory, *, n_exposures=4, method="optical"):
     from jwst.resample import ResampleStep
 
     from spike.datamodels import open as spike_open
-    from spike.datasets import make_jwst_cal_exposures, write_jwst_association
+    from spike.datasets import simulate_jwst_cal_exposures, write_jwst_association
     from spike.steps import DrizzlePSFStep
     from spike.validation import compare_with_stars
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    models, stars = make_jwst_cal_exposures(n_dithers=n_exposures, return_stars=True)
+    if not 1 <= n_exposures <= len(_DEMO_DITHERS):
+        msg = f"n_exposures must be between 1 and {len(_DEMO_DITHERS)}, got {n_exposures}"
+        raise ValueError(msg)
+    dithers = [(dx * _NRC_SW_SCALE, dy * _NRC_SW_SCALE) for dx, dy in _DEMO_DITHERS[:n_exposures]]
+    sim = simulate_jwst_cal_exposures(dithers=dithers, seed=0)
+    models, stars = sim.models, sim.stars
     asn = write_jwst_association(models, directory, product_name="spike_demo")
     print(f"simulated {len(models)} NIRCam exposures; association {asn}")
 

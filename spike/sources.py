@@ -96,7 +96,7 @@ def resolve_sources(*, ra=None, dec=None, catalog=None, sources=None):
     --------
     >>> from spike.sources import resolve_sources
     >>> t = resolve_sources(ra=[10.0, 10.1], dec=[-20.0, -20.05])
-    >>> list(t["id"])
+    >>> [str(i) for i in t["id"]]
     ['1', '2']
     """
     given = [name for name, v in (("ra/dec", ra if ra is not None else dec),

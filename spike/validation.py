@@ -4,7 +4,7 @@ import logging
 
 import numpy as np
 
-__all__ = ["measure", "compare_with_stars"]
+__all__ = ["measure", "local_background", "compare_with_stars"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ def measure(image, x, y, *, box=11):
             float(row["fwhm_fit"][0]))
 
 
-def _background(image, x, y, r_in=12, r_out=18):
+def local_background(image, x, y, *, r_in=12, r_out=18):
+    """Return the median of ``image`` in the annulus ``r_in <= r < r_out`` around ``(x, y)``."""
     yy, xx = np.indices(image.shape)
     r = np.hypot(xx - x, yy - y)
     ring = image[(r >= r_in) & (r < r_out)]
@@ -75,7 +76,7 @@ def compare_with_stars(drizzled, science, *, box=11):
         x0, y0 = int(src["xstart"]), int(src["ystart"])
         px, py, pfwhm = measure(drizzled.data[s], src["x"] - x0, src["y"] - y0, box=box)
         sci = np.asarray(science.data, dtype=float)
-        sci = sci - _background(sci, src["x"], src["y"])
+        sci = sci - local_background(sci, src["x"], src["y"])
         sx, sy, sfwhm = measure(sci, src["x"], src["y"], box=box)
         rows.append({
             "id": sid,

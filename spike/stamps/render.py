@@ -29,9 +29,11 @@ def render_stamp(epsf, oversampling, x, y, shape):
     Examples
     --------
     >>> import numpy as np
-    >>> epsf = np.zeros((20, 20)); epsf[8:12, 8:12] = 1.0  # 4x oversampled, one pixel
-    >>> stamp = render_stamp(epsf, 4, 2.0, 2.0, (5, 5))
-    >>> float(round(stamp.sum(), 6)), stamp.argmax() == 12
+    >>> yy, xx = np.mgrid[0:44, 0:44]  # an 11x11-pixel Gaussian ePSF, 4x oversampled
+    >>> epsf = np.exp(-((xx - 21.5) ** 2 + (yy - 21.5) ** 2) / (2 * 6.0**2))
+    >>> epsf *= 16 / epsf.sum()
+    >>> stamp = render_stamp(epsf, 4, 7.0, 6.0, (15, 15))
+    >>> round(float(stamp.sum()), 3), int(stamp.argmax()) == 6 * 15 + 7
     (1.0, True)
     """
     from photutils.psf import ImagePSF

@@ -1,0 +1,26 @@
+"""Shared fixtures: simulated JWST NIRCam exposures (offline) and their association.
+
+The exposures come from `spike.datasets.simulate_jwst_cal_exposures`: 256x256 NRCA1
+subarrays with pysiaf distortion, two visits of four dithers (the second rotated by 20 deg),
+stars injected with spike's real ``optical`` PSF model, noise and flagged pixels (some under
+the stars). They are built once per test session.
+"""
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def jwst_sim():
+    """Simulated NIRCam F200W exposures (8: two visits of 4 dithers), stars by ``optical``."""
+    from spike.datasets import simulate_jwst_cal_exposures
+
+    return simulate_jwst_cal_exposures(seed=1)
+
+
+@pytest.fixture(scope="session")
+def jwst_asn(jwst_sim, tmp_path_factory):
+    """The simulated exposures saved as ``_cal.fits`` files plus a level-3 association."""
+    from spike.datasets import write_jwst_association
+
+    directory = tmp_path_factory.mktemp("jwst_data")
+    return write_jwst_association(jwst_sim.models, directory, product_name="sim_f200w")

@@ -1,0 +1,45 @@
+"""Test helpers: an analytic Gaussian PSF method and file digests."""
+
+import hashlib
+
+import numpy as np
+
+from spike.psf.base import PSFMethod, PSFModel
+
+__all__ = ["GaussianPSFMethod", "GaussianPSFModel", "file_digests"]
+
+
+class GaussianPSFModel(PSFModel):
+    """A circular Gaussian ePSF (an analytic PSF, not a mock of any component)."""
+
+    def __init__(self, sigma, oversampling):
+        self.sigma = sigma
+        self.oversampling = oversampling
+
+    def evaluate(self, x, y, *, size):  # noqa: ARG002 - position independent
+        n = size * self.oversampling
+        c = (n - 1) / 2
+        yy, xx = np.mgrid[0:n, 0:n]
+        s = self.sigma * self.oversampling
+        g = np.exp(-((xx - c) ** 2 + (yy - c) ** 2) / (2 * s**2))
+        return g / g.sum() * self.oversampling**2
+
+
+class GaussianPSFMethod(PSFMethod):
+    """Analytic Gaussian PSF method used where the PSF shape does not matter (fast)."""
+
+    name = "test_gaussian"
+    missions = ("jwst",)
+
+    def __init__(self, *, sigma=1.0, oversampling=4):
+        super().__init__(oversampling=oversampling, sigma=sigma)
+        self.sigma = sigma
+
+    def prepare(self, detector):  # noqa: ARG002
+        return GaussianPSFModel(self.sigma, self.oversampling)
+
+
+def file_digests(directory):
+    """Return {name: sha256} of every file in ``directory`` (to prove inputs unchanged)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.iterdir()) if p.is_file()}
