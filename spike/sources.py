@@ -26,8 +26,7 @@ def _find_column(table, names):
 
 def _from_table(table, origin):
     if "sky_centroid" in table.colnames:
-        coord = table["sky_centroid"]
-        ra, dec = coord.ra.deg, coord.dec.deg
+        ra, dec = _sky_centroid(table["sky_centroid"], origin)
     else:
         ra_col, dec_col = _find_column(table, _RA_NAMES), _find_column(table, _DEC_NAMES)
         if ra_col is None or dec_col is None:
@@ -39,6 +38,25 @@ def _from_table(table, origin):
     id_col = _find_column(table, _ID_NAMES)
     ids = None if id_col is None else [str(v) for v in table[id_col]]
     return ra, dec, ids
+
+
+def _sky_centroid(column, origin):
+    """RA, Dec (deg, ICRS) of a ``sky_centroid`` column: a SkyCoord, or "ra,dec" strings."""
+    if isinstance(column, SkyCoord):
+        icrs = column.icrs
+        return icrs.ra.deg, icrs.dec.deg
+    if len(column) == 0:
+        return np.array([]), np.array([])
+    # Plain-text tables (CSV) store each SkyCoord as the string "ra,dec" in degrees.
+    try:
+        pairs = np.array([[float(v) for v in str(item).split(",")] for item in column])
+    except ValueError:
+        pairs = None
+    if pairs is None or pairs.ndim != 2 or pairs.shape[1] != 2:
+        msg = (f"{origin}: column 'sky_centroid' must hold sky coordinates (a SkyCoord, or "
+               f"'ra,dec' in degrees), not values such as {str(column[0])!r}")
+        raise ValueError(msg)
+    return pairs[:, 0], pairs[:, 1]
 
 
 def _degrees(column):

@@ -6,7 +6,25 @@ stars injected with spike's real ``optical`` PSF model, noise and flagged pixels
 the stars). They are built once per test session.
 """
 
+import socket
+
 import pytest
+
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "", None)
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _offline_getaddrinfo(host, *args, **kwargs):
+    if host in _LOCAL_HOSTS or str(host).startswith("127."):
+        return _real_getaddrinfo(host, *args, **kwargs)
+    msg = f"spike's tests never use the network (attempted lookup of {host!r})"
+    raise OSError(msg)
+
+
+def pytest_configure(config):  # noqa: ARG001
+    """Make any network access during the tests fail at once (some third-party packages,
+    e.g. pysiaf, try the network when imported; they handle the failure)."""
+    socket.getaddrinfo = _offline_getaddrinfo
 
 
 @pytest.fixture(scope="session")
