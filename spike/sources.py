@@ -128,8 +128,7 @@ def resolve_sources(*, ra=None, dec=None, catalog=None, sources=None):
         if ra is None or dec is None:
             msg = "Both ra and dec must be given"
             raise ValueError(msg)
-        ra_v = np.atleast_1d(np.asarray(ra, dtype=float))
-        dec_v = np.atleast_1d(np.asarray(dec, dtype=float))
+        ra_v, dec_v = _numbers("ra", ra), _numbers("dec", dec)
         if ra_v.shape != dec_v.shape:
             msg = f"ra has {ra_v.size} value(s) but dec has {dec_v.size}"
             raise ValueError(msg)
@@ -144,6 +143,15 @@ def resolve_sources(*, ra=None, dec=None, catalog=None, sources=None):
         msg = f"sources must be a SkyCoord or a Table, not {type(sources).__name__}"
         raise TypeError(msg)
     return _validated(ra_v, dec_v, ids)
+
+
+def _numbers(name, values):
+    """Return ``values`` (a number, or a list of numbers or numeric strings) as floats."""
+    try:
+        return np.atleast_1d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError) as exc:
+        msg = f"{name} must be a number or a list of numbers (degrees), got {values!r}"
+        raise ValueError(msg) from exc
 
 
 def _validated(ra, dec, ids):

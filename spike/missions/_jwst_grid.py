@@ -2,6 +2,7 @@
 
 import copy
 import logging
+from contextlib import contextmanager
 import math
 from pathlib import Path
 
@@ -166,6 +167,29 @@ def grid_from_models(models, pars, *, pixel_scale_ratio=1.0, pixel_scale=None,
                       pixel_scale_ratio=ratio, source="computed", pars=dict(pars))
 
 
+#: Loggers that repeat the same INFO lines for every stamp (parameters, progress).
+_PER_STAMP_LOGGERS = ("stcal.resample.resample", "jwst.resample.resample")
+
+
+class _DropInfo(logging.Filter):
+    def filter(self, record):
+        return record.levelno > logging.INFO
+
+
+@contextmanager
+def _quiet_info(names):
+    """Drop INFO (and lower) records of ``names`` while stamps are drizzled; warnings pass."""
+    filt = _DropInfo()
+    loggers = [logging.getLogger(n) for n in names]
+    for logger in loggers:
+        logger.addFilter(filt)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(filt)
+
+
 class _StampResampleImage(ResampleImage):
     """jwst's `ResampleImage`, less the product bookkeeping a PSF stamp does not need.
 
@@ -197,30 +221,30 @@ class StampResampler:
     def __init__(self, models, grid, out_wcs):
         self.models = models
         p = grid.pars
-        self.resampler = _StampResampleImage(
-            models,
-            pixfrac=p["pixfrac"],
-            kernel=p["kernel"],
-            fillval=p["fillval"],
-            weight_type=p["weight_type"],
-            good_bits=p["good_bits"],
-            blendheaders=False,
-            output_wcs={"wcs": out_wcs, "pixel_scale": grid.pixel_scale,
-                        "pixel_scale_ratio": grid.pixel_scale_ratio},
-            enable_ctx=True,
-            enable_var=False,
-            report_var=False,
-            compute_err=None,
-            pixmap_stepsize=p.get("pixmap_stepsize", 1),
-            pixmap_order=p.get("pixmap_order", 1),
-        )
+        self.kwargs = {
+            "pixfrac": p["pixfrac"],
+            "kernel": p["kernel"],
+            "fillval": p["fillval"],
+            "weight_type": p["weight_type"],
+            "good_bits": p["good_bits"],
+            "blendheaders": False,
+            "output_wcs": {"wcs": out_wcs, "pixel_scale": grid.pixel_scale,
+                           "pixel_scale_ratio": grid.pixel_scale_ratio},
+            "enable_ctx": True,
+            "enable_var": False,
+            "report_var": False,
+            "compute_err": None,
+            "pixmap_stepsize": p.get("pixmap_stepsize", 1),
+            "pixmap_order": p.get("pixmap_order", 1),
+        }
 
     def run(self):
         """Drizzle every stamp and return ``(data, wht, con)`` on the output cutout."""
-        r = self.resampler
-        for model in self.models:
-            r.add_model(model)
-        r.finalize()
+        with _quiet_info(_PER_STAMP_LOGGERS):
+            r = _StampResampleImage(self.models, **self.kwargs)
+            for model in self.models:
+                r.add_model(model)
+            r.finalize()
         out = r.output_model
         con = np.asarray(out["con"], dtype=np.int32)
         if con.ndim == 2:

@@ -7,8 +7,8 @@ __all__ = ["GENERATE_SPEC", "RESAMPLE_SPEC", "build_method"]
 #: Parameters of PSF generation, shared by GeneratePSFStep and DrizzlePSFStep.
 GENERATE_SPEC = """
     method = string(default='optical')  # PSF method: optical, stpsf, user, or another registered one
-    ra = float_list(default=None)  # Right ascension(s) of the sources (deg, ICRS)
-    dec = float_list(default=None)  # Declination(s) of the sources (deg, ICRS)
+    ra = force_list(default=None)  # Right ascension(s) of the sources (deg, ICRS); comma-separated for several
+    dec = force_list(default=None)  # Declination(s) of the sources (deg, ICRS); comma-separated for several
     catalog = string(default=None)  # ECSV/CSV catalog with ra, dec (deg) and optional id columns
     stamp_size = integer(min=3, default=41)  # PSF stamp size in detector pixels (odd)
     oversampling = integer(min=1, max=16, default=4)  # Oversampling factor of the model PSFs
