@@ -49,6 +49,9 @@ class DrizzlePSFStep(SpikeStep):
             output_shape=self.output_shape, pixel_scale_ratio=self.pixel_scale_ratio,
             pixel_scale=self.pixel_scale, rotation=self.rotation, crpix=self.crpix,
             crval=self.crval, **{k: getattr(self, k) for k in _DRIZ_PARS})
+        log.info("Output grid (%s%s): %d x %d pixels of %.5f arcsec", grid.source,
+                 f" {grid.reference}" if grid.reference else "", grid.shape[1], grid.shape[0],
+                 grid.pixel_scale)
         coverage = locate_sources(adapter, table)
         exposure_psfs = generate_psfs(adapter, table, method, stamp_size=self.stamp_size,
                                       coverage=coverage)
@@ -65,7 +68,8 @@ class DrizzlePSFStep(SpikeStep):
         if self.save_plots:
             from spike.plotting import save_quicklook
 
-            path = self.make_output_path(basepath=result.meta.filename, suffix="psf", ext="png")
+            path = self.make_output_path(basepath=self.output_file or result.meta.filename,
+                                         suffix="psf", ext="png")
             save_quicklook(result, exposure_psfs, path)
             log.info("Saved quicklook %s", path)
         if self.output_file is None:
