@@ -9,6 +9,7 @@ import logging
 
 import numpy as np
 
+from spike.generate import fill_instrument_meta
 from spike.stamps.geometry import OUTPUT_PAD, input_box, output_box
 from spike.stamps.render import render_stamp
 
@@ -106,10 +107,7 @@ def _fill_meta(out, adapter, grid, exposure_psfs):
     meta.mission = adapter.mission
     meta.telescope = adapter.mission.upper()
     meta.product_name = adapter.product_name
-    meta.instrument.name = det.instrument
-    meta.instrument.filter = det.filter
-    if det.pupil is not None:
-        meta.instrument.pupil = det.pupil
+    fill_instrument_meta(meta.instrument, det)
     detectors = sorted({adapter.detector_info(e).detector for e in range(adapter.n_exposures)})
     meta.instrument.detector = detectors[0] if len(detectors) == 1 else "MULTIPLE"
     if exposure_psfs:
@@ -121,7 +119,7 @@ def _fill_meta(out, adapter, grid, exposure_psfs):
     meta.wcs = grid.wcs
     meta.mosaic.ny, meta.mosaic.nx = (int(v) for v in grid.shape)
     meta.mosaic.pixel_scale = float(grid.pixel_scale)
-    if grid.reference:
+    if grid.source == "reference_mosaic":
         meta.mosaic.reference_mosaic = str(grid.reference)
     res = meta.resample
     for key in ("pixfrac", "kernel", "weight_type", "pixmap_stepsize", "pixmap_order"):

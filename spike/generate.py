@@ -14,7 +14,7 @@ import numpy as np
 from spike.exceptions import NoCoverageError
 from spike.stamps.geometry import contains
 
-__all__ = ["Coverage", "locate_sources", "generate_psfs", "SOURCE_DTYPE"]
+__all__ = ["Coverage", "locate_sources", "generate_psfs", "fill_instrument_meta", "SOURCE_DTYPE"]
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +147,7 @@ def _fill_meta(out, det, method, oversampling, stamp_size, mission):
     meta = out.meta
     meta.mission = mission
     meta.telescope = mission.upper()
-    meta.instrument.name = det.instrument
-    meta.instrument.detector = det.detector
-    meta.instrument.filter = det.filter
-    if det.pupil is not None:
-        meta.instrument.pupil = det.pupil
+    fill_instrument_meta(meta.instrument, det)
     meta.oversampling = oversampling
     meta.stamp_size = stamp_size
     meta.exposure.filename = det.filename
@@ -164,6 +160,17 @@ def _fill_meta(out, det, method, oversampling, stamp_size, mission):
     meta.psf.parameters = params
     stem = det.filename.rsplit(".", 1)[0]
     meta.filename = f"{stem}.asdf"
+
+
+def fill_instrument_meta(node, det):
+    """Fill ``meta.instrument`` from a `~spike.psf.base.DetectorInfo`."""
+    node.name = det.instrument
+    node.detector = det.detector
+    node.filter = det.filter
+    for key, value in (("pupil", det.pupil), ("channel", det.extra.get("channel")),
+                       ("module", det.extra.get("module"))):
+        if value is not None:
+            setattr(node, key, str(value))
 
 
 def _odd_size(value, name):

@@ -138,6 +138,10 @@ class JWSTAdapter(MissionAdapter):
                 "exposure_type": model.meta.exposure.type,
                 "pixelarea_steradians": model.meta.photometry.pixelarea_steradians,
                 "channel": getattr(inst, "channel", None),
+                "module": getattr(inst, "module", None),
+                # 1-based origin of a subarray on the full detector, as in JWST headers
+                "substrt1": getattr(model.meta.subarray, "xstart", None) or 1,
+                "substrt2": getattr(model.meta.subarray, "ystart", None) or 1,
             },
         )
 

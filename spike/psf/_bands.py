@@ -75,8 +75,8 @@ class Band:
     def default_nlambda(self):
         """Number of wavelengths used when the user gives none.
 
-        One wavelength per 5 % of fractional bandwidth, between 1 and 9: narrow bands get
-        1, medium bands 3, wide bands 5, the very wide W2 bands 9.
+        One wavelength per 5 % of fractional bandwidth, between 1 and 9 (e.g. NIRCam F212N
+        1, F210M 2, F200W 5, F150W2 9).
         """
         return int(min(9, max(1, math.ceil(self.fractional_width / 0.05 - 1e-9))))
 

@@ -139,7 +139,7 @@ class OpticalPSFMethod(PSFMethod):
         Oversampling factor of the ePSFs produced (default 4).
     nlambda : int or None, optional
         Number of wavelengths across the band; `None` picks one per 5 % of fractional
-        bandwidth (1 for narrow, 3 for medium, 5 for wide and 9 for the W2 filters).
+        bandwidth, between 1 and 9 (e.g. NIRCam F212N 1, F210M 2, F200W 5, F150W2 9).
     fov_arcsec : float or None, optional
         Full width (arcsec) of the square V2V3 field over which the PSF is computed; the
         enclosed fraction of the stamps is relative to the total flux, so it is < 1.
