@@ -54,7 +54,7 @@ def run_demo(directory, *, n_exposures=4, method="optical"):
     asn = write_jwst_association(models, directory, product_name="spike_demo")
     print(f"simulated {len(models)} NIRCam exposures; association {asn}")
 
-    science = ResampleStep(output_dir=str(directory), save_results=True).run(str(asn))
+    science = ResampleStep().run(str(asn))
     mosaic = directory / "spike_demo_i2d.fits"
     science.save(mosaic)
     print(f"science mosaic (jwst ResampleStep): {mosaic}")

@@ -124,7 +124,8 @@ def _proxy(model):
     """A light stand-in for ``model`` (shares its arrays) so the library may annotate it."""
     from stdatamodels.jwst import datamodels
 
-    proxy = datamodels.ImageModel(data=model.data)
+    # metadata copied from an already validated model: skip re-validation on assignment
+    proxy = datamodels.ImageModel(data=model.data, validate_on_assignment=False)
     proxy.meta.filename = model.meta.filename
     proxy.meta.wcs = model.meta.wcs
     proxy.meta.wcsinfo = model.meta.wcsinfo.instance

@@ -73,6 +73,16 @@ class MissionAdapter(abc.ABC):
     #: Name of the output product (association product name or derived from inputs).
     product_name: str = ""
 
+    def close(self):
+        """Release files the adapter opened (default: nothing to release)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
     @property
     @abc.abstractmethod
     def n_exposures(self):

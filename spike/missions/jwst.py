@@ -90,14 +90,32 @@ class JWSTAdapter(MissionAdapter):
     def __init__(self, input_data, *, product_name=None):
         items, asn = expand_input(input_data, library_type=_library_type())
         self.models = []
-        for item in items:
-            model = _open_image(item)
-            name = model.meta.filename or str(item)
-            _check_model(model, name)
-            self.models.append(model)
+        opened = []  # models opened here (not the caller's): closed again on failure
+        try:
+            for item in items:
+                model = _open_image(item)
+                if model is not item:
+                    opened.append(model)
+                _check_model(model, model.meta.filename or str(item))
+                self.models.append(model)
+        except Exception:
+            for model in opened:
+                model.close()
+            raise
+        self._opened = opened
         self.product_name = product_name or product_name_from(asn, self.models)
         self._stamp_meta_cache = {}
-        self._check_single_band()
+        try:
+            self._check_single_band()
+        except ValueError:
+            self.close()
+            raise
+
+    def close(self):
+        """Close the exposures this adapter opened (models passed in stay open)."""
+        for model in self._opened:
+            model.close()
+        self._opened = []
 
     def _check_single_band(self):
         bands = {}

@@ -43,7 +43,27 @@ class DrizzlePSFStep(SpikeStep):
         table = resolve_sources(ra=self.ra, dec=self.dec, catalog=self.catalog, sources=sources)
         method = build_method(self.method, oversampling=self.oversampling,
                               psf_path=self.psf_path, user_psf=user_psf)
-        adapter = open_exposures(input_data, product_name=self.product_name)
+        with open_exposures(input_data, product_name=self.product_name) as adapter:
+            result, exposure_psfs = self._drizzle(adapter, table, method)
+        if self.save_exposure_psfs:
+            for _, model in exposure_psfs:
+                model.meta.cal_step.generate_psf = "COMPLETE"
+                model.meta.product_name = result.meta.product_name
+                self.save_model(model, suffix="psfexp", output_file=model.meta.filename,
+                                force=True)
+        if self.save_plots:
+            from spike.plotting import save_quicklook
+
+            path = self.make_output_path(basepath=self.output_file or result.meta.filename,
+                                         suffix="psf", ext="png")
+            save_quicklook(result, exposure_psfs, path)
+            log.info("Saved quicklook %s", path)
+        if self.output_file is None:
+            self.output_use_model = True
+        return result
+
+    def _drizzle(self, adapter, table, method):
+        """Work out the grid, model the PSFs and drizzle them; return the product and PSFs."""
         grid = adapter.output_grid(
             reference_mosaic=self.reference_mosaic, output_wcs=self.output_wcs,
             output_shape=self.output_shape, pixel_scale_ratio=self.pixel_scale_ratio,
@@ -60,21 +80,7 @@ class DrizzlePSFStep(SpikeStep):
         result.meta.product_name = adapter.product_name
         result.meta.filename = f"{adapter.product_name}.asdf"
         result.meta.cal_step.drizzle_psf = "COMPLETE"
-        if self.save_exposure_psfs:
-            for _, model in exposure_psfs:
-                model.meta.cal_step.generate_psf = "COMPLETE"
-                self.save_model(model, suffix="psfexp", output_file=model.meta.filename,
-                                force=True)
-        if self.save_plots:
-            from spike.plotting import save_quicklook
-
-            path = self.make_output_path(basepath=self.output_file or result.meta.filename,
-                                         suffix="psf", ext="png")
-            save_quicklook(result, exposure_psfs, path)
-            log.info("Saved quicklook %s", path)
-        if self.output_file is None:
-            self.output_use_model = True
-        return result
+        return result, exposure_psfs
 
     def _check_pars(self):
         for name in ("output_shape", "crpix", "crval"):

@@ -35,12 +35,15 @@ class GeneratePSFStep(SpikeStep):
 
     def process(self, input_data, sources=None, user_psf=None):
         """Return the list of `~spike.datamodels.ExposurePSFModel`."""
+        if self.stamp_size % 2 == 0:
+            msg = f"stamp_size must be odd, got {self.stamp_size}"
+            raise ValueError(msg)
         table = resolve_sources(ra=self.ra, dec=self.dec, catalog=self.catalog, sources=sources)
         method = build_method(self.method, oversampling=self.oversampling,
                               psf_path=self.psf_path, user_psf=user_psf)
-        adapter = open_exposures(input_data, product_name=self.product_name)
-        products = [m for _, m in generate_psfs(adapter, table, method,
-                                                 stamp_size=self.stamp_size)]
+        with open_exposures(input_data, product_name=self.product_name) as adapter:
+            products = [m for _, m in generate_psfs(adapter, table, method,
+                                                     stamp_size=self.stamp_size)]
         for model in products:
             model.meta.cal_step.generate_psf = "COMPLETE"
             model.meta.product_name = adapter.product_name

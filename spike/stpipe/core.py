@@ -73,6 +73,19 @@ class SpikeStep(Step):
 
         return spike_open(init, **kwargs)
 
+    def get_pars(self, full_spec=True):
+        """Return the step parameters as plain Python values.
+
+        stpipe turns command-line strings into plain `str` only at the top level; list
+        parameters given on the command line (``--ra=1.0``) keep its string subclass, which
+        ASDF cannot write (``--save-parameters``). Convert those too.
+        """
+        pars = super().get_pars(full_spec=full_spec)
+        for key, value in pars.items():
+            if isinstance(value, list):
+                pars[key] = [str(v) if isinstance(v, str) else v for v in value]
+        return pars
+
     @staticmethod
     def get_stpipe_loggers():
         """Return the names of the loggers stpipe configures and records."""

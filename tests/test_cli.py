@@ -1,0 +1,80 @@
+"""The ``spike`` command: ``spike demo`` simulates, drizzles and checks a NIRCam mosaic offline."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+from spike import cli
+from spike.datamodels import DrizzledPSFModel
+from spike.datamodels import open as spike_open
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """One run of the demo with two dithers per visit (four exposures)."""
+    directory = tmp_path_factory.mktemp("demo") / "out"
+    return directory, cli.run_demo(directory, n_exposures=2)
+
+
+def test_demo_writes_its_products(demo):
+    directory, result = demo
+    names = sorted(p.name for p in directory.iterdir())
+    cal = [n for n in names if n.endswith("_cal.fits")]
+    assert len(cal) == 4
+    assert sorted(set(names) - set(cal)) == [
+        "spike_demo_asn.json", "spike_demo_i2d.fits", "spike_demo_psf.asdf",
+        "spike_demo_psf.png"]
+    assert result["asn"] == directory / "spike_demo_asn.json"
+    assert result["mosaic"] == directory / "spike_demo_i2d.fits"
+    assert result["psf"] == directory / "spike_demo_psf.asdf"
+    assert (directory / "spike_demo_psf.png").read_bytes()[:8] == PNG_SIGNATURE
+    with spike_open(result["psf"]) as model:
+        assert isinstance(model, DrizzledPSFModel)
+        assert model.source_ids == ["1", "2", "3"]
+        assert model.meta.resample.output_wcs_source == "reference_mosaic"
+        assert model.meta.mosaic.reference_mosaic == "spike_demo_i2d.fits"
+        assert list(model.sources["n_exposures"]) == [4, 4, 4]
+
+
+def test_demo_psf_matches_the_stars(demo):
+    """The report: drizzled PSF vs. the stars of jwst's own mosaic."""
+    _, result = demo
+    report = result["report"]
+    assert [row["id"] for row in report] == ["1", "2", "3"]
+    offsets = np.array([row["offset"] for row in report])
+    ratios = np.array([row["fwhm_ratio"] for row in report])
+    assert np.all(offsets < 0.05), offsets
+    assert np.all(np.abs(ratios - 1) < 0.05), ratios
+
+
+def test_main_runs_the_demo(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(cli, "run_demo", lambda *a, **k: calls.append((a, k)))
+    assert cli.main(["demo", "--output-dir", str(tmp_path), "--method", "user"]) == 0
+    assert calls == [((str(tmp_path),), {"method": "user"})]
+    calls.clear()
+    assert cli.main(["demo"]) == 0
+    assert calls == [(("spike-demo",), {"method": "optical"})]
+
+
+def test_main_needs_a_command(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([])
+    assert info.value.code == 2
+    assert "the following arguments are required: command" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("n", [0, 5])
+def test_run_demo_checks_n_exposures(tmp_path, n):
+    with pytest.raises(ValueError, match=rf"n_exposures must be between 1 and 4, got {n}"):
+        cli.run_demo(tmp_path, n_exposures=n)
+
+
+def test_console_script_installed():
+    proc = subprocess.run(["spike", "demo", "--help"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "--output-dir" in proc.stdout
