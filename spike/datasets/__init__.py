@@ -1,4 +1,4 @@
-"""Synthetic, offline data sets (JWST ``_cal`` exposures) for spike's tests and examples."""
+"""Synthetic, offline data sets (JWST and Roman ``_cal`` exposures) for tests and examples."""
 
 from spike.datasets.jwst import (
     JwstSimulation,
@@ -9,6 +9,14 @@ from spike.datasets.jwst import (
     star_detector_positions,
     write_jwst_association,
 )
+from spike.datasets.roman import (
+    RomanSimulation,
+    default_roman_stars,
+    make_roman_cal_exposures,
+    make_roman_gwcs,
+    simulate_roman_cal_exposures,
+    write_roman_association,
+)
 
 __all__ = [
     "JwstSimulation",
@@ -18,4 +26,10 @@ __all__ = [
     "simulate_jwst_cal_exposures",
     "star_detector_positions",
     "write_jwst_association",
+    "RomanSimulation",
+    "default_roman_stars",
+    "make_roman_cal_exposures",
+    "make_roman_gwcs",
+    "simulate_roman_cal_exposures",
+    "write_roman_association",
 ]
