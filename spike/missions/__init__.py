@@ -10,7 +10,7 @@ __all__ = ["MissionAdapter", "OutputGrid", "Stamp", "detect_mission", "open_expo
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = ("jwst",)
+SUPPORTED = ("jwst", "roman")
 
 
 def _mission_of_file(path):
@@ -57,16 +57,13 @@ def detect_mission(input_data):
     ValueError
         When the input mixes missions or belongs to an unsupported one.
     """
-    library_types = []
-    try:
-        from jwst.datamodels import ModelLibrary
+    from jwst.datamodels import ModelLibrary as JWSTLibrary
+    from romancal.datamodels import ModelLibrary as RomanLibrary
 
-        library_types.append(ModelLibrary)
-    except ImportError:  # pragma: no cover
-        pass
-    for lib in library_types:
-        if isinstance(input_data, lib):
-            return "jwst"
+    if isinstance(input_data, JWSTLibrary):
+        return "jwst"
+    if isinstance(input_data, RomanLibrary):
+        return "roman"
     items, _ = expand_input(input_data)
     missions = {_mission_of_item(item) for item in items}
     if len(missions) > 1:
@@ -99,5 +96,9 @@ def open_exposures(input_data, *, product_name=None):
         from spike.missions.jwst import JWSTAdapter
 
         return JWSTAdapter(input_data, product_name=product_name)
+    if mission == "roman":
+        from spike.missions.roman import RomanAdapter
+
+        return RomanAdapter(input_data, product_name=product_name)
     msg = f"No adapter for mission {mission!r}"  # pragma: no cover - guarded above
     raise ValueError(msg)

@@ -2,15 +2,20 @@
 
 import copy
 import logging
-from contextlib import contextmanager
-import math
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 from jwst.resample.resample import ResampleImage
 from stcal.resample import Resample
-from stcal.resample.utils import compute_mean_pixel_area
 
+from spike.missions._grid import (
+    apply_recorded,
+    input_scale_ratio,
+    quiet_info,
+    scale_from_area,
+    wcs_pixel_scale,
+)
 from spike.missions.base import OutputGrid
 
 __all__ = ["grid_from_mosaic", "grid_from_wcs_file", "grid_from_models", "StampResampler"]
@@ -18,10 +23,6 @@ __all__ = ["grid_from_mosaic", "grid_from_wcs_file", "grid_from_models", "StampR
 log = logging.getLogger(__name__)
 
 _RECORDED = ("pixfrac", "kernel", "fillval", "weight_type")
-
-
-def _scale_from_area_sr(area):
-    return 3600.0 * math.degrees(math.sqrt(area))
 
 
 def grid_from_mosaic(reference, pars):
@@ -53,7 +54,7 @@ def grid_from_mosaic(reference, pars):
         name = path.name
     else:
         mosaic, name = reference, getattr(reference.meta, "filename", None) or "<model>"
-    with mosaic if isinstance(reference, (str, Path)) else _nullcontext():
+    with mosaic if isinstance(reference, (str, Path)) else nullcontext():
         if mosaic.meta.wcs is None:
             msg = f"reference_mosaic {name} has no WCS (meta.wcs)"
             raise ValueError(msg)
@@ -62,33 +63,11 @@ def grid_from_mosaic(reference, pars):
         wcs.array_shape = shape
         area = mosaic.meta.photometry.pixelarea_steradians
         recorded = mosaic.meta.resample.instance
-    pars = dict(pars)
-    for key in _RECORDED:
-        if recorded.get(key) is not None:
-            if pars.get(key) is not None and str(pars[key]) != str(recorded[key]):
-                log.info("Using %s=%s recorded in %s (instead of %s)", key, recorded[key],
-                         name, pars[key])
-            pars[key] = recorded[key]
-    pscale = _scale_from_area_sr(area) if area else _scale_from_area_sr(
-        compute_mean_pixel_area(wcs))
+    pars = apply_recorded(pars, recorded, _RECORDED, name)
+    pscale = scale_from_area(area) if area else wcs_pixel_scale(wcs)
     return OutputGrid(wcs=wcs, shape=shape, pixel_scale=pscale,
                       pixel_scale_ratio=recorded.get("pixel_scale_ratio"),
                       source="reference_mosaic", reference=name, pars=pars)
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _input_ratio(pixel_scale, first):
-    area = first.meta.photometry.pixelarea_steradians
-    if not area:
-        area = compute_mean_pixel_area(first.meta.wcs, shape=first.data.shape)
-    return pixel_scale / _scale_from_area_sr(area)
 
 
 def grid_from_wcs_file(path, output_shape, first, pars):
@@ -114,9 +93,11 @@ def grid_from_wcs_file(path, output_shape, first, pars):
     wcs = wcs_dict["wcs"]
     pscale = wcs_dict.get("pixel_scale")
     if pscale is None:
-        pscale = _scale_from_area_sr(compute_mean_pixel_area(wcs))
+        pscale = wcs_pixel_scale(wcs)
+    ratio = input_scale_ratio(pscale, nominal_area=first.meta.photometry.pixelarea_steradians,
+                              wcs=first.meta.wcs, shape=first.data.shape)
     return OutputGrid(wcs=wcs, shape=tuple(wcs.array_shape), pixel_scale=float(pscale),
-                      pixel_scale_ratio=_input_ratio(pscale, first), source="output_wcs",
+                      pixel_scale_ratio=ratio, source="output_wcs",
                       reference=Path(path).name, pars=dict(pars))
 
 
@@ -172,25 +153,6 @@ def grid_from_models(models, pars, *, pixel_scale_ratio=1.0, pixel_scale=None,
 _PER_STAMP_LOGGERS = ("stcal.resample.resample", "jwst.resample.resample")
 
 
-class _DropInfo(logging.Filter):
-    def filter(self, record):
-        return record.levelno > logging.INFO
-
-
-@contextmanager
-def _quiet_info(names):
-    """Drop INFO (and lower) records of ``names`` while stamps are drizzled; warnings pass."""
-    filt = _DropInfo()
-    loggers = [logging.getLogger(n) for n in names]
-    for logger in loggers:
-        logger.addFilter(filt)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeFilter(filt)
-
-
 class _StampResampleImage(ResampleImage):
     """jwst's `ResampleImage`, less the product bookkeeping a PSF stamp does not need.
 
@@ -241,7 +203,7 @@ class StampResampler:
 
     def run(self):
         """Drizzle every stamp and return ``(data, wht, con)`` on the output cutout."""
-        with _quiet_info(_PER_STAMP_LOGGERS):
+        with quiet_info(_PER_STAMP_LOGGERS):
             r = _StampResampleImage(self.models, **self.kwargs)
             for model in self.models:
                 r.add_model(model)

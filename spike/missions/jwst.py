@@ -190,7 +190,13 @@ class JWSTAdapter(MissionAdapter):
         """
         from spike.missions import _jwst_grid
 
+        if pars.get("good_bits") not in (None, GOOD_BITS):
+            log.warning("good_bits=%s ignored: jwst's ResampleStep always uses %s",
+                        pars["good_bits"], GOOD_BITS)
         pars = dict(pars, good_bits=GOOD_BITS)
+        for key, default in (("pixmap_stepsize", 1.0), ("pixmap_order", 1)):
+            if pars.get(key) is None:
+                pars[key] = default
         if reference_mosaic is not None:
             return _jwst_grid.grid_from_mosaic(reference_mosaic, pars)
         if output_wcs:

@@ -2,11 +2,14 @@
 
 from spike.psf.registry import get_method
 
-__all__ = ["GENERATE_SPEC", "RESAMPLE_SPEC", "build_method"]
+__all__ = ["GENERATE_SPEC", "RESAMPLE_SPEC", "DEFAULT_METHODS", "build_method"]
+
+#: The PSF method used when none is given, per mission.
+DEFAULT_METHODS = {"jwst": "optical", "roman": "galsim"}
 
 #: Parameters of PSF generation, shared by GeneratePSFStep and DrizzlePSFStep.
 GENERATE_SPEC = """
-    method = string(default='optical')  # PSF method: optical, stpsf, user, or another registered one
+    method = string(default=None)  # PSF method: optical, galsim, stpsf, user, ... (default: optical for JWST, galsim for Roman)
     ra = force_list(default=None)  # Right ascension(s) of the sources (deg, ICRS); comma-separated for several
     dec = force_list(default=None)  # Declination(s) of the sources (deg, ICRS); comma-separated for several
     catalog = string(default=None)  # ECSV/CSV catalog with ra, dec (deg) and optional id columns
@@ -30,21 +33,24 @@ RESAMPLE_SPEC = """
     pixel_scale_ratio = float(default=1.0)  # Ratio of output to input pixel scale
     pixel_scale = float(default=None)  # Absolute pixel scale in arcsec
     output_wcs = string(default='')  # Custom output WCS (ASDF file); overrides the other WCS parameters
-    pixmap_stepsize = float(default=1.0)  # Interpolation step size for pixel map
-    pixmap_order = integer(default=1)  # Spline order for pixel mapping, must be 1 or 3
+    good_bits = string(default=None)  # Roman: DQ flags treated as good (default romancal's '~DO_NOT_USE'); JWST uses '~DO_NOT_USE+NON_SCIENCE' as its ResampleStep
+    pixmap_stepsize = float(default=None)  # Interpolation step size for pixel map (default: the mission's, JWST 1, Roman 10)
+    pixmap_order = integer(default=None)  # Spline order for pixel mapping, 1 or 3 (default: the mission's, JWST 1, Roman 3)
     output_size = integer(min=3, default=None)  # Drizzled cutout size in output pixels (odd; default covers stamp_size)
     save_exposure_psfs = boolean(default=False)  # Also save the per-exposure PSF models (_psfexp)
     save_plots = boolean(default=False)  # Save a PNG quicklook per product
 """
 
 
-def build_method(name, *, oversampling, psf_path=None, user_psf=None):
+def build_method(name, *, mission, oversampling, psf_path=None, user_psf=None):
     """Instantiate the PSF method ``name`` with the options the steps expose.
 
     Parameters
     ----------
-    name : str
-        Registered method name.
+    name : str or None
+        Registered method name; None picks the mission's default (`DEFAULT_METHODS`).
+    mission : str
+        The exposures' mission.
     oversampling : int
         Oversampling factor.
     psf_path : str, optional
@@ -56,6 +62,8 @@ def build_method(name, *, oversampling, psf_path=None, user_psf=None):
     -------
     spike.psf.base.PSFMethod
     """
+    if name is None:
+        name = DEFAULT_METHODS[mission]
     cls = get_method(name)
     if name == "user":
         psf = user_psf if user_psf is not None else psf_path

@@ -13,7 +13,8 @@ __all__ = ["DrizzlePSFStep"]
 
 log = logging.getLogger(__name__)
 
-_DRIZ_PARS = ("pixfrac", "kernel", "fillval", "weight_type", "pixmap_stepsize", "pixmap_order")
+_DRIZ_PARS = ("pixfrac", "kernel", "fillval", "weight_type", "good_bits", "pixmap_stepsize",
+              "pixmap_order")
 
 
 class DrizzlePSFStep(SpikeStep):
@@ -41,9 +42,10 @@ class DrizzlePSFStep(SpikeStep):
         """Return the `~spike.datamodels.DrizzledPSFModel`."""
         self._check_pars()
         table = resolve_sources(ra=self.ra, dec=self.dec, catalog=self.catalog, sources=sources)
-        method = build_method(self.method, oversampling=self.oversampling,
-                              psf_path=self.psf_path, user_psf=user_psf)
         with open_exposures(input_data, product_name=self.product_name) as adapter:
+            method = build_method(self.method, mission=adapter.mission,
+                                  oversampling=self.oversampling, psf_path=self.psf_path,
+                                  user_psf=user_psf)
             result, exposure_psfs = self._drizzle(adapter, table, method)
         if self.save_exposure_psfs:
             for _, model in exposure_psfs:
@@ -88,7 +90,7 @@ class DrizzlePSFStep(SpikeStep):
             if value is not None and len(value) != 2:
                 msg = f"List '{name}' must have exactly two elements."
                 raise ValueError(msg)
-        if self.pixmap_order not in (1, 3):
+        if self.pixmap_order not in (None, 1, 3):
             msg = f"pixmap_order must be 1 or 3, got {self.pixmap_order}"
             raise ValueError(msg)
         if self.output_size is not None and self.output_size % 2 == 0:

@@ -39,9 +39,10 @@ class GeneratePSFStep(SpikeStep):
             msg = f"stamp_size must be odd, got {self.stamp_size}"
             raise ValueError(msg)
         table = resolve_sources(ra=self.ra, dec=self.dec, catalog=self.catalog, sources=sources)
-        method = build_method(self.method, oversampling=self.oversampling,
-                              psf_path=self.psf_path, user_psf=user_psf)
         with open_exposures(input_data, product_name=self.product_name) as adapter:
+            method = build_method(self.method, mission=adapter.mission,
+                                  oversampling=self.oversampling, psf_path=self.psf_path,
+                                  user_psf=user_psf)
             products = [m for _, m in generate_psfs(adapter, table, method,
                                                      stamp_size=self.stamp_size)]
         for model in products:

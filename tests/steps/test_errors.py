@@ -216,7 +216,7 @@ def test_non_jwst_input(clean_run, star, tmp_path):
     hdu.writeto(path)
     clean_run(DrizzlePSFStep, str(path), **star, exc=ValueError,
               match=r"Exposures of HST are not supported yet; this version of spike "
-                    r"drizzles PSFs for JWST imaging")
+                    r"drizzles PSFs for JWST, ROMAN imaging")
 
 
 def test_reference_mosaic_and_output_wcs_together(clean_run, jwst_asn, star):

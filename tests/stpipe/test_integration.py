@@ -114,15 +114,34 @@ def test_spec_lines_have_validators_and_help():
         line.split("=")[0].strip() for line in GENERATE_SPEC.splitlines() if line.strip()}
 
 
-def test_resample_parameters_match_jwst_resample_step():
-    """Names shared with jwst's ResampleStep have its defaults (same names, same meanings)."""
-    from jwst.resample import ResampleStep
+#: Parameters whose default is "the mission's own" (None), resolved by the adapters.
+MISSION_DEFAULTS = {"pixmap_stepsize", "pixmap_order", "good_bits"}
 
+
+@pytest.mark.parametrize("package", ["jwst", "romancal"])
+def test_resample_parameters_match_the_missions_resample_steps(package):
+    """Names shared with jwst's and romancal's ResampleStep have their defaults (same names,
+    same meanings); where the two pipelines differ, spike's default is None and the adapter
+    applies the mission's value."""
+    from spike.missions.roman import ROMAN_PIXMAP_ORDER, ROMAN_PIXMAP_STEPSIZE
+
+    if package == "jwst":
+        from jwst.resample import ResampleStep
+    else:
+        from romancal.resample import ResampleStep
     ours, theirs = DrizzlePSFStep().get_pars(), ResampleStep().get_pars()
     shared = [line.split("=")[0].strip() for line in RESAMPLE_SPEC.strip().splitlines()]
     shared = [name for name in shared if name in theirs]
     assert len(shared) >= 12
-    assert {k: ours[k] for k in shared} == {k: theirs[k] for k in shared}
+    common = [k for k in shared if k not in MISSION_DEFAULTS]
+    assert {k: ours[k] for k in common} == {k: theirs[k] for k in common}
+    assert all(ours[k] is None for k in MISSION_DEFAULTS)
+    if package == "romancal":
+        assert theirs["pixmap_stepsize"] == ROMAN_PIXMAP_STEPSIZE
+        assert theirs["pixmap_order"] == ROMAN_PIXMAP_ORDER
+        assert theirs["good_bits"] == "~DO_NOT_USE"
+    else:
+        assert (theirs["pixmap_stepsize"], theirs["pixmap_order"]) == (1.0, 1)
 
 
 @pytest.mark.parametrize("cls", [SpikeDataModel, ExposurePSFModel, DrizzledPSFModel])

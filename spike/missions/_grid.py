@@ -1,0 +1,86 @@
+"""Helpers shared by the missions' output-grid builders."""
+
+import logging
+import math
+from contextlib import contextmanager
+
+from stcal.resample.utils import compute_mean_pixel_area
+
+__all__ = ["scale_from_area", "wcs_pixel_scale", "input_scale_ratio", "apply_recorded",
+           "quiet_info"]
+
+log = logging.getLogger(__name__)
+
+
+def scale_from_area(area_sr):
+    """Return the side (arcsec) of a square pixel of solid angle ``area_sr`` (steradian)."""
+    return 3600.0 * math.degrees(math.sqrt(area_sr))
+
+
+def wcs_pixel_scale(wcs, shape=None):
+    """Return the mean pixel scale (arcsec) of ``wcs``, as stcal estimates it."""
+    return scale_from_area(compute_mean_pixel_area(wcs, shape=shape))
+
+
+def input_scale_ratio(pixel_scale, *, nominal_area, wcs, shape):
+    """Output/input pixel-scale ratio as stcal computes it from the first input exposure.
+
+    Parameters
+    ----------
+    pixel_scale : float
+        Output pixel scale (arcsec).
+    nominal_area : float or None
+        The exposure's nominal pixel area (sr); when missing, its mean pixel area is used.
+    wcs, shape
+        The exposure's WCS and array shape.
+    """
+    if nominal_area and nominal_area > 0:
+        return pixel_scale / scale_from_area(nominal_area)
+    return pixel_scale / wcs_pixel_scale(wcs, shape)
+
+
+def apply_recorded(pars, recorded, keys, name):
+    """Return ``pars`` with the resample parameters a mosaic recorded (``keys``) applied.
+
+    Parameters
+    ----------
+    pars : dict
+        The step's parameters.
+    recorded : dict
+        The mosaic's ``meta.resample`` values (missing or placeholder values are skipped).
+    keys : iterable of str
+        Names to take from ``recorded``.
+    name : str
+        The mosaic's name, for the log.
+    """
+    out = dict(pars)
+    for key in keys:
+        value = recorded.get(key)
+        if value is None or value in ("?", -999999, -999999.0):
+            continue
+        if out.get(key) is not None and str(out[key]) != str(value):
+            log.info("Using %s=%s recorded in %s (instead of %s)", key, value, name, out[key])
+        out[key] = value
+    return out
+
+
+class _DropInfo(logging.Filter):
+    def filter(self, record):
+        return record.levelno > logging.INFO
+
+
+@contextmanager
+def quiet_info(names):
+    """Drop INFO (and lower) records of loggers ``names`` meanwhile; warnings still pass.
+
+    Used while drizzling stamps: the resample code logs the same parameters for every stamp.
+    """
+    filt = _DropInfo()
+    loggers = [logging.getLogger(n) for n in names]
+    for logger in loggers:
+        logger.addFilter(filt)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(filt)

@@ -1,0 +1,153 @@
+"""The Roman science mosaic grid, and stamp resampling with romancal's `ResampleData`."""
+
+import copy
+import logging
+from pathlib import Path
+
+import numpy as np
+from romancal.resample.resample import ResampleData
+from stcal.resample import Resample
+
+from spike.missions._grid import apply_recorded, input_scale_ratio, quiet_info, wcs_pixel_scale
+from spike.missions.base import OutputGrid
+
+__all__ = ["grid_from_mosaic", "grid_from_wcs_file", "grid_from_models",
+           "resample_roman_stamps"]
+
+log = logging.getLogger(__name__)
+
+_RECORDED = ("pixfrac", "weight_type", "good_bits", "pixmap_stepsize", "pixmap_order")
+_PER_STAMP_LOGGERS = ("stcal.resample.resample", "romancal.resample.resample")
+
+
+def grid_from_mosaic(reference, pars):
+    """Return the `OutputGrid` of a romancal level-3 mosaic, reusing its resample parameters.
+
+    Parameters
+    ----------
+    reference : str, Path or `roman_datamodels.datamodels.MosaicModel`
+        The science mosaic (a sky-cell mosaic or a custom one).
+    pars : dict
+        Resample parameters; the ones the mosaic records (``meta.resample``) replace them.
+    """
+    import roman_datamodels.datamodels as rdm
+
+    if isinstance(reference, (str, Path)):
+        path = Path(reference)
+        if not path.is_file():
+            msg = f"reference_mosaic {path} does not exist"
+            raise FileNotFoundError(msg)
+        try:
+            mosaic = rdm.open(path)
+        except Exception as exc:
+            msg = f"reference_mosaic {path} cannot be opened as a Roman datamodel: {exc}"
+            raise ValueError(msg) from exc
+        name, opened = path.name, True
+    else:
+        mosaic, opened = reference, False
+        name = getattr(reference.meta, "filename", None) or "<model>"
+    try:
+        if not isinstance(mosaic, rdm.MosaicModel):
+            msg = f"reference_mosaic {name} is a {type(mosaic).__name__}, not a level-3 mosaic"
+            raise ValueError(msg)
+        wcs = copy.deepcopy(mosaic.meta.wcs)
+        shape = tuple(mosaic.data.shape)
+        recorded = dict(mosaic.meta.resample) if "resample" in mosaic.meta else {}
+    finally:
+        if opened:
+            mosaic.close()
+    wcs.array_shape = shape
+    ratio = recorded.get("pixel_scale_ratio")
+    ratio = None if ratio in (None, -999999, -999999.0) else float(ratio)
+    return OutputGrid(wcs=wcs, shape=shape, pixel_scale=wcs_pixel_scale(wcs),
+                      pixel_scale_ratio=ratio, source="reference_mosaic", reference=name,
+                      pars=apply_recorded(pars, recorded, _RECORDED, name))
+
+
+def grid_from_wcs_file(path, output_shape, first, pars):
+    """Return the `OutputGrid` of a custom WCS file, as romancal's ``output_wcs``."""
+    from romancal.resample.resample_step import ResampleStep
+
+    if not Path(path).is_file():
+        msg = f"output_wcs file {path} does not exist"
+        raise FileNotFoundError(msg)
+    wcs = ResampleStep._load_custom_wcs(str(path), output_shape)["wcs"]
+    pscale = wcs_pixel_scale(wcs)
+    ratio = input_scale_ratio(pscale, nominal_area=_nominal_area(first), wcs=first.meta.wcs,
+                              shape=first.data.shape)
+    return OutputGrid(wcs=wcs, shape=tuple(wcs.array_shape), pixel_scale=pscale,
+                      pixel_scale_ratio=ratio, source="output_wcs",
+                      reference=Path(path).name, pars=dict(pars))
+
+
+def _nominal_area(model):
+    area = model.meta.photometry.pixel_area
+    return None if area in (None, -999999) else float(area)
+
+
+def grid_from_models(models, pars, *, pixel_scale_ratio=1.0, pixel_scale=None,
+                     output_shape=None, rotation=None, crpix=None, crval=None):
+    """Return the grid romancal's `ResampleStep` computes from the exposures' footprints.
+
+    Calls `romancal.resample.resample.make_output_wcs` with the arguments `ResampleStep`
+    gives it (``resample_on_skycell=False``: for a sky-cell mosaic give ``reference_mosaic``).
+    """
+    from romancal.datamodels import ModelLibrary
+    from romancal.resample.resample import make_output_wcs
+
+    wcs, pscale, ratio = make_output_wcs(
+        ModelLibrary(list(models), on_disk=False),
+        pscale_ratio=1.0 if pixel_scale_ratio is None else pixel_scale_ratio,
+        pscale=None if pixel_scale is None else pixel_scale / 3600.0,
+        rotation=rotation,
+        shape=None if output_shape is None else tuple(output_shape[::-1]),
+        crpix=crpix,
+        crval=crval,
+    )
+    return OutputGrid(wcs=wcs, shape=tuple(wcs.array_shape), pixel_scale=float(pscale),
+                      pixel_scale_ratio=float(ratio), source="computed", pars=dict(pars))
+
+
+class _StampResampleData(ResampleData):
+    """romancal's `ResampleData`, less the mosaic-product bookkeeping (blending, L3 WCS).
+
+    Weights, masks, pixel maps and drizzling are romancal's and stcal's own code.
+    """
+
+    def finalize(self):
+        Resample.finalize(self)
+
+
+def resample_roman_stamps(models, grid, out_wcs):
+    """Drizzle Roman PSF stamp models onto ``out_wcs``; return ``(data, wht, con)``."""
+    from romancal.datamodels import ModelLibrary
+
+    p = grid.pars
+    with quiet_info(_PER_STAMP_LOGGERS):
+        r = _StampResampleData(
+            input_models=ModelLibrary(models, on_disk=False),
+            output_wcs={"wcs": out_wcs, "pixel_scale": grid.pixel_scale,
+                        "pixel_scale_ratio": grid.pixel_scale_ratio},
+            pixfrac=p["pixfrac"],
+            kernel=p["kernel"],
+            fillval=str(p["fillval"]),
+            weight_type=p["weight_type"],
+            good_bits=p["good_bits"],
+            enable_ctx=True,
+            enable_var=False,
+            compute_err=None,
+            compute_exptime=False,
+            blend_meta=False,
+            resample_on_skycell=False,
+            pixmap_stepsize=p["pixmap_stepsize"],
+            pixmap_order=int(p["pixmap_order"]),
+        )
+        for model in models:
+            r.add_model(model)
+        r.finalize()
+    out = r.output_model
+    con = np.asarray(out["con"], dtype=np.int32)
+    if con.ndim == 2:
+        con = con[np.newaxis]
+    return (np.asarray(out["data"], dtype=np.float32),
+            np.asarray(out["wht"], dtype=np.float32), con)
