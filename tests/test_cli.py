@@ -1,6 +1,7 @@
 """The ``spike`` command: ``spike demo`` simulates, drizzles and checks a NIRCam mosaic offline."""
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,14 +51,17 @@ def test_demo_psf_matches_the_stars(demo):
     assert np.all(np.abs(ratios - 1) < 0.05), ratios
 
 
-def test_main_runs_the_demo(monkeypatch, tmp_path):
+def test_main_runs_the_demos(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(cli, "run_demo", lambda *a, **k: calls.append((a, k)))
-    assert cli.main(["demo", "--output-dir", str(tmp_path), "--method", "user"]) == 0
-    assert calls == [((str(tmp_path),), {"method": "user"})]
+    monkeypatch.setattr(cli, "run_demo", lambda *a, **k: calls.append(("jwst", a, k)))
+    monkeypatch.setattr(cli, "run_roman_demo", lambda *a, **k: calls.append(("roman", a, k)))
+    assert cli.main(["demo", "--output-dir", str(tmp_path), "--mission", "jwst",
+                     "--method", "user"]) == 0
+    assert calls == [("jwst", (str(tmp_path),), {"method": "user"})]
     calls.clear()
     assert cli.main(["demo"]) == 0
-    assert calls == [(("spike-demo",), {"method": "optical"})]
+    assert calls == [("jwst", (str(Path("spike-demo") / "jwst"),), {"method": "optical"}),
+                     ("roman", (Path("spike-demo") / "roman",), {"method": None})]
 
 
 def test_main_needs_a_command(capsys):
@@ -78,3 +82,19 @@ def test_console_script_installed():
                           timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "--output-dir" in proc.stdout
+
+
+def test_roman_demo_end_to_end(tmp_path):
+    """The Roman demo: simulated WFI exposures, romancal's mosaic, spike's galsim PSF."""
+    result = cli.run_roman_demo(tmp_path)
+    for key in ("asn", "mosaic", "psf"):
+        assert result[key].is_file()
+    assert (tmp_path / "spike_roman_demo_psf.png").read_bytes()[:8] == PNG_SIGNATURE
+    product = spike_open(result["psf"])
+    assert isinstance(product, DrizzledPSFModel)
+    assert product.meta.mission == "roman"
+    assert product.meta.psf.method == "galsim"
+    offsets = np.array([row["offset"] for row in result["report"]])
+    ratios = np.array([row["fwhm_ratio"] for row in result["report"]])
+    assert np.all(offsets < 0.05), offsets
+    assert np.all(np.abs(ratios - 1) < 0.05), ratios
