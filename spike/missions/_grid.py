@@ -3,11 +3,12 @@
 import logging
 import math
 from contextlib import contextmanager
+from pathlib import Path
 
 from stcal.resample.utils import compute_mean_pixel_area
 
 __all__ = ["scale_from_area", "wcs_pixel_scale", "input_scale_ratio", "apply_recorded",
-           "quiet_info"]
+           "quiet_info", "open_reference"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,39 @@ def apply_recorded(pars, recorded, keys, name):
             log.info("Using %s=%s recorded in %s (instead of %s)", key, value, name, out[key])
         out[key] = value
     return out
+
+
+@contextmanager
+def open_reference(reference, opener, what):
+    """Yield ``(model, name)`` of a reference mosaic given as a path or a model.
+
+    A path is opened with ``opener`` (and closed afterwards); errors name the file.
+
+    Parameters
+    ----------
+    reference : str, Path or model
+        The mosaic.
+    opener : callable
+        Opens a path as the mission's datamodel.
+    what : str
+        What the mission calls it, for messages (e.g. ``"a JWST image"``).
+    """
+    if not isinstance(reference, (str, Path)):
+        yield reference, getattr(reference.meta, "filename", None) or "<model>"
+        return
+    path = Path(reference)
+    if not path.is_file():
+        msg = f"reference_mosaic {path} does not exist"
+        raise FileNotFoundError(msg)
+    try:
+        model = opener(path)
+    except Exception as exc:  # the datamodel libraries raise many types for bad files
+        msg = f"reference_mosaic {path} cannot be opened as {what}: {exc}"
+        raise ValueError(msg) from exc
+    try:
+        yield model, path.name
+    finally:
+        model.close()
 
 
 class _DropInfo(logging.Filter):

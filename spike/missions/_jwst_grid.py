@@ -2,7 +2,6 @@
 
 import copy
 import logging
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ from stcal.resample import Resample
 from spike.missions._grid import (
     apply_recorded,
     input_scale_ratio,
+    open_reference,
     quiet_info,
     scale_from_area,
     wcs_pixel_scale,
@@ -41,20 +41,7 @@ def grid_from_mosaic(reference, pars):
     """
     from stdatamodels.jwst import datamodels
 
-    if isinstance(reference, (str, Path)):
-        path = Path(reference)
-        if not path.is_file():
-            msg = f"reference_mosaic {path} does not exist"
-            raise FileNotFoundError(msg)
-        try:
-            mosaic = datamodels.ImageModel(path)
-        except Exception as exc:
-            msg = f"reference_mosaic {path} cannot be opened as a JWST image: {exc}"
-            raise ValueError(msg) from exc
-        name = path.name
-    else:
-        mosaic, name = reference, getattr(reference.meta, "filename", None) or "<model>"
-    with mosaic if isinstance(reference, (str, Path)) else nullcontext():
+    with open_reference(reference, datamodels.ImageModel, "a JWST image") as (mosaic, name):
         if mosaic.meta.wcs is None:
             msg = f"reference_mosaic {name} has no WCS (meta.wcs)"
             raise ValueError(msg)

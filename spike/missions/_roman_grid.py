@@ -8,7 +8,13 @@ import numpy as np
 from romancal.resample.resample import ResampleData
 from stcal.resample import Resample
 
-from spike.missions._grid import apply_recorded, input_scale_ratio, quiet_info, wcs_pixel_scale
+from spike.missions._grid import (
+    apply_recorded,
+    input_scale_ratio,
+    open_reference,
+    quiet_info,
+    wcs_pixel_scale,
+)
 from spike.missions.base import OutputGrid
 
 __all__ = ["grid_from_mosaic", "grid_from_wcs_file", "grid_from_models",
@@ -32,30 +38,13 @@ def grid_from_mosaic(reference, pars):
     """
     import roman_datamodels.datamodels as rdm
 
-    if isinstance(reference, (str, Path)):
-        path = Path(reference)
-        if not path.is_file():
-            msg = f"reference_mosaic {path} does not exist"
-            raise FileNotFoundError(msg)
-        try:
-            mosaic = rdm.open(path)
-        except Exception as exc:
-            msg = f"reference_mosaic {path} cannot be opened as a Roman datamodel: {exc}"
-            raise ValueError(msg) from exc
-        name, opened = path.name, True
-    else:
-        mosaic, opened = reference, False
-        name = getattr(reference.meta, "filename", None) or "<model>"
-    try:
+    with open_reference(reference, rdm.open, "a Roman datamodel") as (mosaic, name):
         if not isinstance(mosaic, rdm.MosaicModel):
             msg = f"reference_mosaic {name} is a {type(mosaic).__name__}, not a level-3 mosaic"
             raise ValueError(msg)
         wcs = copy.deepcopy(mosaic.meta.wcs)
         shape = tuple(mosaic.data.shape)
         recorded = dict(mosaic.meta.resample) if "resample" in mosaic.meta else {}
-    finally:
-        if opened:
-            mosaic.close()
     wcs.array_shape = shape
     ratio = recorded.get("pixel_scale_ratio")
     ratio = None if ratio in (None, -999999, -999999.0) else float(ratio)

@@ -73,8 +73,50 @@ class MissionAdapter(abc.ABC):
     #: Name of the output product (association product name or derived from inputs).
     product_name: str = ""
 
+    def _open_models(self, items, *, open_one, check_one):
+        """Open and check every exposure; on any failure close what was opened and re-raise.
+
+        Parameters
+        ----------
+        items : list
+            Paths or already open models (from `spike.missions._inputs.expand_input`).
+        open_one : callable
+            ``open_one(item) -> model`` (returns ``item`` itself when already a model).
+        check_one : callable
+            ``check_one(model, name)`` raising for an unusable exposure.
+        """
+        self.models, self._opened = [], []
+        try:
+            for item in items:
+                model = open_one(item)
+                if model is not item:
+                    self._opened.append(model)
+                check_one(model, getattr(model.meta, "filename", None) or str(item))
+                self.models.append(model)
+            self._check_single_band()
+        except Exception:
+            self.close()
+            raise
+
+    def _check_single_band(self):
+        """Raise ValueError when the exposures mix instruments or filters."""
+        bands = {}
+        for e in range(self.n_exposures):
+            det = self.detector_info(e)
+            key = f"{det.instrument} {det.filter}" + (f"/{det.pupil}" if det.pupil else "")
+            bands[key] = bands.get(key, 0) + 1
+        if len(bands) > 1:
+            listing = "; ".join(f"{key}: {n} exposure(s)" for key, n in bands.items())
+            msg = ("The input mixes instruments or filters, but one drizzled product is made "
+                   f"from one band ({listing}); give one association per filter, as the "
+                   "pipelines' level-3 associations do")
+            raise ValueError(msg)
+
     def close(self):
-        """Release files the adapter opened (default: nothing to release)."""
+        """Close the exposures this adapter opened (models passed in stay open)."""
+        for model in getattr(self, "_opened", []):
+            model.close()
+        self._opened = []
 
     def __enter__(self):
         return self

@@ -89,49 +89,9 @@ class JWSTAdapter(MissionAdapter):
 
     def __init__(self, input_data, *, product_name=None):
         items, asn = expand_input(input_data, library_type=_library_type())
-        self.models = []
-        opened = []  # models opened here (not the caller's): closed again on failure
-        try:
-            for item in items:
-                model = _open_image(item)
-                if model is not item:
-                    opened.append(model)
-                _check_model(model, model.meta.filename or str(item))
-                self.models.append(model)
-        except Exception:
-            for model in opened:
-                model.close()
-            raise
-        self._opened = opened
-        self.product_name = product_name or product_name_from(asn, self.models)
         self._stamp_meta_cache = {}
-        try:
-            self._check_single_band()
-        except ValueError:
-            self.close()
-            raise
-
-    def close(self):
-        """Close the exposures this adapter opened (models passed in stay open)."""
-        for model in self._opened:
-            model.close()
-        self._opened = []
-
-    def _check_single_band(self):
-        bands = {}
-        for model in self.models:
-            key = (model.meta.instrument.name, model.meta.instrument.filter,
-                   model.meta.instrument.pupil)
-            bands.setdefault(key, []).append(model.meta.filename)
-        if len(bands) > 1:
-            listing = "; ".join(
-                f"{inst} {filt}/{pupil}: {len(files)} exposure(s)"
-                for (inst, filt, pupil), files in bands.items()
-            )
-            msg = ("The input mixes instruments or filters, but one drizzled product is made "
-                   f"from one band ({listing}); give one association per filter, as the JWST "
-                   "pipeline's level-3 associations do")
-            raise ValueError(msg)
+        self._open_models(items, open_one=_open_image, check_one=_check_model)
+        self.product_name = product_name or product_name_from(asn, self.models)
 
     @property
     def n_exposures(self):

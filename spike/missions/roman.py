@@ -92,38 +92,9 @@ class RomanAdapter(MissionAdapter):
         from romancal.datamodels import ModelLibrary
 
         items, asn = expand_input(input_data, library_type=ModelLibrary)
-        self.models, opened = [], []
-        try:
-            for item in items:
-                model = _open_image(item)
-                if model is not item:
-                    opened.append(model)
-                _check_model(model, model.meta.filename or str(item))
-                self.models.append(model)
-            self._opened = opened
-            self._check_single_band()
-        except Exception:
-            for model in opened:
-                model.close()
-            raise
+        self._open_models(items, open_one=_open_image, check_one=_check_model)
         self.product_name = product_name or product_name_from(asn, self.models)
         self.asn = asn
-
-    def close(self):
-        """Close the exposures this adapter opened (models passed in stay open)."""
-        for model in self._opened:
-            model.close()
-        self._opened = []
-
-    def _check_single_band(self):
-        bands = {}
-        for model in self.models:
-            bands.setdefault(str(model.meta.instrument.optical_element), []).append(1)
-        if len(bands) > 1:
-            listing = "; ".join(f"{b}: {len(v)} exposure(s)" for b, v in bands.items())
-            msg = ("The input mixes WFI optical elements, but one drizzled product is made "
-                   f"from one band ({listing}); give one association per filter")
-            raise ValueError(msg)
 
     @property
     def n_exposures(self):
