@@ -94,7 +94,6 @@ class RomanAdapter(MissionAdapter):
         items, asn = expand_input(input_data, library_type=ModelLibrary)
         self._open_models(items, open_one=_open_image, check_one=_check_model)
         self.product_name = product_name or product_name_from(asn, self.models)
-        self.asn = asn
 
     @property
     def n_exposures(self):
