@@ -61,8 +61,9 @@ def save_quicklook(drizzled, exposure_psfs, path, *, max_sources=_MAX_SOURCES):
                    f"drizzled {sid}\n({src['n_exposures']} exp, sum {src['psf_sum']:.3f})")
         for c, (e, model, k) in enumerate(row, start=1):
             name = _as_str(model.meta.exposure.filename).split("_cal")[0][-22:]
-            _log_image(axes[r, c], model.data[k], f"exp {e}: {name}\n{model.meta.instrument.detector}"
-                       f" x={model.sources[k]['x']:.1f} y={model.sources[k]['y']:.1f}")
+            label = (f"exp {e}: {name}\n{model.meta.instrument.detector}"
+                     f" x={model.sources[k]['x']:.1f} y={model.sources[k]['y']:.1f}")
+            _log_image(axes[r, c], model.data[k], label)
         for c in range(len(row) + 1, ncol):
             axes[r, c].axis("off")
     method = drizzled.meta.psf.method or "?"

@@ -100,20 +100,46 @@ def grid_from_models(models, pars, *, pixel_scale_ratio=1.0, pixel_scale=None,
 class _StampResampleData(ResampleData):
     """romancal's `ResampleData`, less the mosaic-product bookkeeping (blending, L3 WCS).
 
-    Weights, masks, pixel maps and drizzling are romancal's and stcal's own code.
+    Weights, masks, pixel maps and drizzling are romancal's and stcal's own code. For
+    ``weight_type="ivm-sky"`` the sky variance of each stamp is the science exposure's
+    (``var_sky``, keyed by the stamp model), since romancal derives it from the data.
     """
+
+    def __init__(self, *args, var_sky=None, **kwargs):
+        self._var_sky = var_sky or {}
+        super().__init__(*args, **kwargs)
+
+    def _input_model_to_dict(self, model):
+        out = super()._input_model_to_dict(model)
+        if id(model) in self._var_sky:
+            out["var_sky"] = self._var_sky[id(model)]
+        return out
 
     def finalize(self):
         Resample.finalize(self)
 
 
-def resample_roman_stamps(models, grid, out_wcs):
-    """Drizzle Roman PSF stamp models onto ``out_wcs``; return ``(data, wht, con)``."""
+def resample_roman_stamps(models, grid, out_wcs, *, var_sky=None):
+    """Drizzle Roman PSF stamp models onto ``out_wcs``; return ``(data, wht, con)``.
+
+    Parameters
+    ----------
+    models : list of ImageModel
+        PSF stamps.
+    grid : OutputGrid
+        The full mosaic grid.
+    out_wcs : gwcs.wcs.WCS
+        WCS of the padded output cutout.
+    var_sky : list of numpy.ndarray, optional
+        For ``weight_type="ivm-sky"``: the science sky variance on each stamp's pixels.
+    """
     from romancal.datamodels import ModelLibrary
 
     p = grid.pars
+    sky = {} if var_sky is None else {id(m): v for m, v in zip(models, var_sky, strict=True)}
     with quiet_info(_PER_STAMP_LOGGERS):
         r = _StampResampleData(
+            var_sky=sky,
             input_models=ModelLibrary(models, on_disk=False),
             output_wcs={"wcs": out_wcs, "pixel_scale": grid.pixel_scale,
                         "pixel_scale_ratio": grid.pixel_scale_ratio},

@@ -150,6 +150,10 @@ class JWSTAdapter(MissionAdapter):
         """
         from spike.missions import _jwst_grid
 
+        if pars.get("weight_type") == "ivm-sky":
+            msg = ("weight_type='ivm-sky' is a romancal option; jwst's ResampleStep offers "
+                   "'ivm' or 'exptime'")
+            raise ValueError(msg)
         if pars.get("good_bits") not in (None, GOOD_BITS):
             log.warning("good_bits=%s ignored: jwst's ResampleStep always uses %s",
                         pars["good_bits"], GOOD_BITS)

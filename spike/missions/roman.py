@@ -189,4 +189,20 @@ class RomanAdapter(MissionAdapter):
 
         out_wcs = shift_wcs(grid.wcs, box)
         models = [self.stamp_model(s.exposure, s.box, s.data) for s in stamps]
-        return resample_roman_stamps(models, grid, out_wcs)
+        var_sky = None
+        if grid.pars.get("weight_type") == "ivm-sky":
+            var_sky = [self._science_var_sky(s.exposure)[s.box.slices] for s in stamps]
+        return resample_roman_stamps(models, grid, out_wcs, var_sky=var_sky)
+
+    def _science_var_sky(self, index):
+        """romancal's ``ivm-sky`` variance of science exposure ``index`` (computed once).
+
+        romancal derives it from the model's own data (read noise plus the Poisson variance
+        rescaled to the median sky); a PSF stamp must weigh with the science value.
+        """
+        from romancal.resample._utils import compute_var_sky
+
+        cache = self.__dict__.setdefault("_var_sky", {})
+        if index not in cache:
+            cache[index] = np.asarray(compute_var_sky(self.models[index]))
+        return cache[index]

@@ -51,9 +51,17 @@ _INSTALL_HINT = (
     "Install them: download the STPSF data archive (stpsf-data-LATEST.tar.gz), unpack it "
     "and set the environment variable STPSF_PATH to the unpacked 'stpsf-data' directory, "
     "as described under 'Installing the Required Data Files' on the Installation page of "
-    "the STPSF documentation. Alternatively use the built-in diffraction-limited model "
-    "(method 'optical'), which needs no data."
+    "the STPSF documentation. "
 )
+
+
+def _install_hint(instrument):
+    """The installation hint, naming the offline method that fits ``instrument``."""
+    if instrument is not None and instrument.upper() == "WFI":
+        alternative = "GalSim's Roman WFI model (method 'galsim'), which ships with GalSim"
+    else:
+        alternative = "the built-in diffraction-limited model (method 'optical')"
+    return _INSTALL_HINT + f"Alternatively use {alternative}, which needs no download."
 
 
 def _load_stpsf():
@@ -89,7 +97,7 @@ def find_stpsf_data(instrument=None):
     """
     if importlib.util.find_spec("stpsf") is None:
         msg = "The 'stpsf' package is not installed (pip install stpsf), and it needs its data. "
-        raise PSFDataUnavailableError(msg + _INSTALL_HINT)
+        raise PSFDataUnavailableError(msg + _install_hint(instrument))
     stpsf = _load_stpsf()
     unset = "from_environment_variable"
     configured = str(getattr(getattr(stpsf, "conf", None), "STPSF_PATH", unset))
@@ -103,7 +111,7 @@ def find_stpsf_data(instrument=None):
     problem = _data_problem(path, getattr(stpsf, "DATA_VERSION_MIN", None), instrument)
     if problem:
         msg = f"STPSF's data files are missing: looked in {path} ({source}): {problem}. "
-        raise PSFDataUnavailableError(msg + _INSTALL_HINT)
+        raise PSFDataUnavailableError(msg + _install_hint(instrument))
     return path
 
 

@@ -25,7 +25,7 @@ RESAMPLE_SPEC = """
     pixfrac = float(min=0.0, max=1.0, default=1.0)  # Pixel shrinkage factor
     kernel = option('square','gaussian','point','turbo','lanczos2','lanczos3',default='square')  # Flux distribution kernel
     fillval = string(default='NAN')  # Output value for pixels with no weight or flux
-    weight_type = option('ivm', 'exptime', None, default='ivm')  # Input image weighting type
+    weight_type = option('ivm', 'exptime', 'ivm-sky', None, default='ivm')  # Input image weighting type ('ivm-sky': Roman only)
     output_shape = int_list(min=2, max=2, default=None)  # [x, y] order
     crpix = float_list(min=2, max=2, default=None)  # 0-based image coordinates of the reference pixel
     crval = float_list(min=2, max=2, default=None)  # world coordinates of the reference pixel
