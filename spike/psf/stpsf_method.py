@@ -237,7 +237,8 @@ class STPSFMethod(PSFMethod):
     such as NIRCam F405N is passed as the filter; STPSF knows which wheel holds it) and
     ``pupil_mask`` (only when STPSF lists it, e.g. ``CLEARP`` or a weak lens). Positions are
     converted to full-detector science-frame pixels with ``DetectorInfo.extra`` keys
-    ``substrt1``/``substrt2`` (1-based subarray origin, as in JWST headers) when present.
+    ``substrt1``/``substrt2`` (1-based subarray origin, as in JWST headers) or
+    ``cutout_origin`` (0-based origin of a cut-out of the full detector) when present.
     """
 
     name = "stpsf"
@@ -301,7 +302,10 @@ class STPSFMethod(PSFMethod):
             msg = f"{label}: STPSF cannot model {inst_name} {element} on {det_name}: {exc}"
             raise PSFMethodError(msg) from exc
         extra = detector.extra
-        origin = (int(extra.get("substrt1", 1)) - 1, int(extra.get("substrt2", 1)) - 1)
+        if extra.get("cutout_origin") is not None:  # 0-based, e.g. Roman SCA cut-outs
+            origin = tuple(int(v) for v in extra["cutout_origin"])
+        else:
+            origin = (int(extra.get("substrt1", 1)) - 1, int(extra.get("substrt2", 1)) - 1)
         return STPSFModel(inst, oversampling=self.oversampling, nlambda=self.params["nlambda"],
                           add_distortion=self.params["add_distortion"], origin=origin,
                           label=label)

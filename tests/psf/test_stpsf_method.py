@@ -141,6 +141,7 @@ def fake_stpsf(monkeypatch, tmp_path):
         NIRCam = FakeInstrument
         NIRISS = FakeInstrument
         MIRI = FakeInstrument
+        WFI = FakeInstrument
 
     FakeInstrument.calls = []
     monkeypatch.setattr(stpsf_method, "find_stpsf_data", lambda instrument=None: tmp_path)
@@ -172,6 +173,17 @@ def test_mocked_data_present_path(fake_stpsf):
     # cached per (rounded) position
     model.evaluate(100.1, 200.9, size=21)
     assert len(FakeInstrument.calls) == 1
+
+
+def test_mocked_roman_cutout_origin(fake_stpsf):
+    """Mocked (STPSF data cannot be installed offline): a Roman SCA cut-out's position is
+    passed to STPSF in full-SCA pixels."""
+    detector = make_detector(mission="roman", instrument="WFI", detector="WFI07",
+                             filter="F158", pupil=None, scale=0.11, shape=(256, 256),
+                             extra={"cutout_origin": (1916, 3832)})
+    model = STPSFMethod().prepare(detector)
+    model.evaluate(10.2, 20.7, size=11)
+    assert FakeInstrument.calls[-1]["position"] == (1926, 3853)
 
 
 def test_mocked_niriss_clearp_and_undistorted(fake_stpsf):
