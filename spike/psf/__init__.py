@@ -3,10 +3,11 @@
 Every method implements `~spike.psf.base.PSFMethod` and is found by name through
 `~spike.psf.registry` (entry-point group ``spike.psf_methods``). Built in:
 
-* ``optical`` (`OpticalPSFMethod`): diffraction-limited polychromatic JWST PSFs computed
-  in-process from the telescope pupil; needs no downloaded data (an approximation: no
-  wavefront errors, top-hat bands, no detector effects).
-* ``stpsf`` (`STPSFMethod`): full STPSF models; needs STPSF's data files.
+* ``optical`` (`OpticalPSFMethod`): diffraction-limited polychromatic JWST and HST PSFs
+  computed in-process from the telescope pupil; needs no downloaded data (an approximation:
+  no wavefront errors, top-hat bands, no detector effects).
+* ``galsim`` (`~spike.psf.galsim_method.GalSimPSFMethod`): GalSim's Roman WFI model.
+* ``stpsf`` (`STPSFMethod`): full STPSF models (JWST, Roman WFI); needs STPSF's data files.
 * ``user`` (`UserPSFMethod`): PSFs supplied as a callable, photutils models or FITS files.
 
 Importing this package does not import poppy, stpsf or photutils.

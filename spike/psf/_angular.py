@@ -7,13 +7,17 @@ Two cached products:
   Fourier transform (MFT) on a grid slightly finer than Nyquist for the shortest
   wavelength. Columns run along +V2, rows along +V3, the PSF centre is the central sample
   and each sample holds the fraction of the source flux falling in that cell, so the
-  array sums to the (physical, < 1) fraction of the flux inside the field.
+  array sums to the (physical, < 1) fraction of the flux inside the field. The pupil is
+  sampled finely enough that the periodic copies the MFT of a sampled pupil makes (period
+  ``lambda / dx``) lie at least 1.5 fields away.
 * `pixel_convolved` (once per angular PSF and detector-pixel footprint): the same PSF
   convolved with the footprint of one detector pixel in V2V3 (the parallelogram spanned by
   the columns of the local detector -> V2V3 Jacobian), done exactly in Fourier space,
   then Fourier-upsampled and turned into cubic-spline coefficients so it can be sampled
   at arbitrary angular positions. Its values are effective-PSF values: the fraction of the
-  flux falling in a detector pixel centred at that position.
+  flux falling in a detector pixel centred at that position. Large fields (HST's UV
+  filters on big pixels) are upsampled less, with quintic instead of cubic splines, which
+  keeps the interpolation error near 1e-5 of the peak with a quarter of the memory.
 """
 
 import functools
@@ -28,6 +32,10 @@ __all__ = ["AngularPSF", "PixelConvolvedPSF", "angular_psf", "pixel_convolved"]
 log = logging.getLogger(__name__)
 
 _ARCSEC_PER_RAD = 180.0 / math.pi * 3600.0
+#: Default pupil sampling (samples across ``PupilSpec.size``).
+_PUPIL_NPIX = 512
+#: The MFT's periodic copies of the PSF are kept this many field widths away.
+_ALIAS_MARGIN = 1.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +88,8 @@ class PixelConvolvedPSF:
         The 2x2 detector -> V2V3 Jacobian (arcsec per pixel) of the pixel footprint used.
     half_width : float
         Half width in arcsec of the field holding valid values.
+    order : int
+        Spline order of ``coeffs`` (3 or 5).
     """
 
     coeffs: np.ndarray
@@ -87,6 +97,7 @@ class PixelConvolvedPSF:
     pixel: float
     jacobian: np.ndarray
     half_width: float
+    order: int = 3
 
     @property
     def pixel_area(self):
@@ -95,17 +106,34 @@ class PixelConvolvedPSF:
 
 
 def _mft_intensity(pupil, wavelength_m, theta_arcsec):
-    """Monochromatic PSF on the square grid ``theta x theta``, as flux fraction per cell."""
+    """Monochromatic PSF on the square grid ``theta x theta``, as flux fraction per cell.
+
+    ``theta_arcsec`` must be symmetric about 0 (as the grids built here are): the pupil
+    amplitude is real, so ``E(-theta) = conj(E(theta))`` and only the rows up to the centre
+    are computed, the others are their point reflection.
+    """
     theta = np.asarray(theta_arcsec) / _ARCSEC_PER_RAD
+    n = theta.size
+    half = (n + 1) // 2
     kernel = -2j * np.pi / wavelength_m
-    ay = np.exp(kernel * np.outer(theta, pupil.y))
+    ay = np.exp(kernel * np.outer(theta[:half], pupil.y))
     ax = np.exp(kernel * np.outer(pupil.x, theta))
     field = ay @ (pupil.amplitude @ ax)
     cell = (theta[1] - theta[0]) ** 2
     # |E|^2 dx^4 / lambda^2 is the intensity per steradian for unit incident flux density;
     # dividing by the collecting area normalises the total to 1.
     norm = pupil.pixel**4 * cell / (wavelength_m**2 * pupil.area)
-    return (field.real**2 + field.imag**2) * norm
+    top = (field.real**2 + field.imag**2) * norm
+    return np.concatenate([top, top[: n - half][::-1, ::-1]])
+
+
+def _pupil_npix(pupil_spec, lam_min_m, fov_arcsec):
+    """Pupil samples needed so the MFT's PSF copies stay `_ALIAS_MARGIN` fields away."""
+    dx_max = lam_min_m * _ARCSEC_PER_RAD / (_ALIAS_MARGIN * fov_arcsec)
+    needed = pupil_spec.size / dx_max
+    if needed <= _PUPIL_NPIX:
+        return _PUPIL_NPIX
+    return int(64 * math.ceil(needed / 64))
 
 
 @functools.lru_cache(maxsize=32)
@@ -131,9 +159,9 @@ def angular_psf(pupil_spec, band, nlambda, fov_arcsec, *, nyquist_factor=1.1):
     """
     from spike.psf._pupils import sample_pupil
 
-    pupil = sample_pupil(pupil_spec)
     wavelengths = band.wavelengths(nlambda)
     lam_min = min(wavelengths) * 1e-6
+    pupil = sample_pupil(pupil_spec, npix=_pupil_npix(pupil_spec, lam_min, fov_arcsec))
     pixel = lam_min / (2 * pupil.diameter) * _ARCSEC_PER_RAD / nyquist_factor
     n = int(math.ceil(fov_arcsec / pixel)) | 1
     theta = (np.arange(n) - (n - 1) / 2) * pixel
@@ -151,7 +179,7 @@ def angular_psf(pupil_spec, band, nlambda, fov_arcsec, *, nyquist_factor=1.1):
 
 
 @functools.lru_cache(maxsize=16)
-def pixel_convolved(angular, jacobian, *, upsample=4):
+def pixel_convolved(angular, jacobian, *, upsample=4, max_size=None):
     """Convolve an angular PSF with a detector pixel footprint and prepare interpolation.
 
     Parameters
@@ -161,8 +189,12 @@ def pixel_convolved(angular, jacobian, *, upsample=4):
     jacobian : tuple of float
         ``(dv2/dx, dv2/dy, dv3/dx, dv3/dy)`` in arcsec per detector pixel.
     upsample : int, optional
-        Fourier upsampling factor applied before building the spline (4 keeps the spline
-        interpolation error near 1e-5 of the peak).
+        Fourier upsampling factor applied before building the spline (4 keeps the cubic
+        spline interpolation error near 1e-5 of the peak).
+    max_size : int or None, optional
+        Largest side of the upsampled grid. When ``upsample`` would exceed it, the factor
+        is lowered (to no less than 2) and quintic splines are used instead of cubic ones
+        (at 2, about 1e-5 of the peak as well).
 
     Returns
     -------
@@ -175,21 +207,26 @@ def pixel_convolved(angular, jacobian, *, upsample=4):
     # zero margin so the circular convolution does not wrap PSF wings around
     margin = int(math.ceil(np.abs(jac).sum(axis=1).max() / dth)) + 2
     psf = np.pad(angular.data, margin)
-    n = psf.shape[0]
-    spectrum = np.fft.fft2(np.fft.ifftshift(psf))
-    freq = np.fft.fftfreq(n, d=dth)
-    fy, fx = np.meshgrid(freq, freq, indexing="ij")
+    n = psf.shape[0]  # odd: no Nyquist bin, so zero padding keeps the spectrum Hermitian
+    order = 3
+    if max_size is not None and n * upsample > max_size:
+        upsample = max(2, min(upsample, int(max_size) // n))
+        order = 5
+    spectrum = np.fft.rfft2(np.fft.ifftshift(psf))
+    fy, fx = np.meshgrid(np.fft.fftfreq(n, d=dth), np.fft.rfftfreq(n, d=dth), indexing="ij")
     # Fourier transform of the pixel footprint theta = J u, u in [-1/2, 1/2]^2
     footprint = abs(np.linalg.det(jac)) * np.sinc(fx * jac[0, 0] + fy * jac[1, 0])
     footprint *= np.sinc(fx * jac[0, 1] + fy * jac[1, 1])
     spectrum *= footprint / dth**2
     m = n * upsample
-    padded = np.zeros((m, m), dtype=complex)
-    lo = m // 2 - (n - 1) // 2
-    padded[lo : lo + n, lo : lo + n] = np.fft.fftshift(spectrum)
-    fine = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(padded)).real) * upsample**2
+    h = (n + 1) // 2  # non-negative frequencies along each axis
+    padded = np.zeros((m, m // 2 + 1), dtype=complex)
+    padded[:h, :h] = spectrum[:h]
+    padded[m - (n - h) :, :h] = spectrum[h:]
+    fine = np.fft.fftshift(np.fft.irfft2(padded, s=(m, m))) * upsample**2
+    del padded, spectrum
     # float32 halves the memory of the cache; interpolation errors stay < 1e-7 of the peak
-    coeffs = ndimage.spline_filter(fine, order=3, mode="grid-constant").astype(np.float32)
+    coeffs = ndimage.spline_filter(fine, order=order, mode="grid-constant").astype(np.float32)
     coeffs.setflags(write=False)
     return PixelConvolvedPSF(
         coeffs=coeffs,
@@ -197,4 +234,5 @@ def pixel_convolved(angular, jacobian, *, upsample=4):
         pixel=dth / upsample,
         jacobian=jac,
         half_width=angular.half_width,
+        order=order,
     )

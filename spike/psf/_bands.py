@@ -2,12 +2,19 @@
 
 Each band is described by its pivot wavelength and a bandwidth (both in microns); the
 optical model treats the band as a flat (top-hat) passband of that width centred on the
-pivot. The numbers are rounded public values (JWST user documentation filter tables), good
-to a few per cent: they set the wavelengths at which the diffraction pattern is computed,
-not photometric zero points.
+pivot. The numbers are rounded public values, good to a few per cent: they set the
+wavelengths at which the diffraction pattern is computed, not photometric zero points.
+JWST: the JWST user documentation filter tables. HST: pivot wavelengths and passband
+widths of the ACS, WFC3 and WFPC2 instrument handbooks (approximate; the width is the
+handbook's passband width or FWHM).
 
-Adding an instrument (e.g. HST/WFC3 or Roman/WFI) is a matter of adding rows to
-``_BAND_TABLE`` and an entry to ``INSTRUMENTS``; no code changes are needed.
+A band belongs to an instrument *channel* (NIRCam ``SW``/``LW``, ACS ``WFC``/``HRC``, WFC3
+``UVIS``/``IR``, WFPC2 ``PC``/``WF``), whose nominal pixel scale sizes the default field.
+JWST channels follow from the filter; HST channels from the detector
+(`InstrumentOptics.channel_for`), because the same filter name can exist in two channels.
+
+Adding an instrument is a matter of adding rows to the band tables and an entry to
+``INSTRUMENTS`` (JWST) or ``HST_INSTRUMENTS``; no code changes are needed.
 """
 
 import logging
@@ -17,7 +24,16 @@ from dataclasses import dataclass
 
 from spike.exceptions import PSFMethodError
 
-__all__ = ["Band", "InstrumentOptics", "INSTRUMENTS", "band_element", "get_band", "known_bands"]
+__all__ = [
+    "Band",
+    "HST_INSTRUMENTS",
+    "INSTRUMENTS",
+    "InstrumentOptics",
+    "MISSION_INSTRUMENTS",
+    "band_element",
+    "get_band",
+    "known_bands",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,25 +106,95 @@ class InstrumentOptics:
     name : str
         Upper-case instrument name.
     mission : str
-        Mission name (``"jwst"``).
+        Mission name (``"jwst"``, ``"hst"``).
     pupil : str
         Key of the telescope pupil in `spike.psf._pupils.PUPILS`.
     pixel_scales : dict
         Nominal pixel scale (arcsec) per channel; used only to choose the default angular
         field of the computed PSF (the actual scale comes from each exposure's WCS).
+    detectors : tuple of (str, str)
+        ``(regular expression, channel)`` pairs matched against the upper-case detector
+        name; empty when the channel follows from the filter (JWST).
+    channel_pupils : tuple of (str, str)
+        ``(channel, pupil key)`` pairs for channels with their own pupil (a cold mask).
     """
 
     name: str
     mission: str
     pupil: str
     pixel_scales: dict
+    detectors: tuple = ()
+    channel_pupils: tuple = ()
+
+    def pupil_for(self, channel):
+        """Return the `~spike.psf._pupils.PUPILS` key used for ``channel``."""
+        return dict(self.channel_pupils).get(channel, self.pupil)
+
+    def channel_for(self, detector, chip=None):
+        """Return the channel of a detector name, or `None` when it is not recognised.
+
+        Parameters
+        ----------
+        detector : str
+            Detector name as the mission writes it (``"WFC"``, ``"UVIS2"``, ``"PC"``).
+        chip : int or str or None, optional
+            Chip number, used when the detector name alone does not tell the channel
+            (WFPC2 chip 1 is the PC, chips 2-4 the WFs).
+
+        Returns
+        -------
+        str or None
+
+        Examples
+        --------
+        >>> HST_INSTRUMENTS["WFPC2"].channel_for("WF", chip=3)
+        'WF'
+        >>> HST_INSTRUMENTS["WFPC2"].channel_for("", chip=1)
+        'PC'
+        >>> HST_INSTRUMENTS["ACS"].channel_for("SBC") is None
+        True
+        """
+        name = (detector or "").strip().upper()
+        names = [name]
+        if chip is not None and str(chip).strip():
+            names += [f"{name}{str(chip).strip()}", str(chip).strip()]
+        for candidate in names:
+            for pattern, channel in self.detectors:
+                if candidate and re.fullmatch(pattern, candidate):
+                    return channel
+        return None
 
 
+#: JWST instruments.
 INSTRUMENTS = {
     "NIRCAM": InstrumentOptics("NIRCAM", "jwst", "jwst", {"SW": 0.0311, "LW": 0.0630}),
     "NIRISS": InstrumentOptics("NIRISS", "jwst", "jwst", {"IMAGER": 0.0656}),
     "MIRI": InstrumentOptics("MIRI", "jwst", "jwst", {"IMAGER": 0.1108}),
 }
+
+#: HST instruments. Nominal scales: ACS/WFC 0.05", ACS/HRC 0.025" (0.028 x 0.025),
+#: WFC3/UVIS 0.0396", WFC3/IR 0.13", WFPC2 PC 0.0455" and WF 0.0996". ACS/SBC is not
+#: modelled (far-UV MAMA, no band table). Detector names: ``WFC``/``WFC1``/``WFC2``,
+#: ``HRC``, ``UVIS``/``UVIS1``/``UVIS2``, ``IR``, ``PC``/``PC1``, ``WF``/``WF2``..``WF4``
+#: (a bare WFPC2 chip number 1-4 also works).
+HST_INSTRUMENTS = {
+    "ACS": InstrumentOptics(
+        "ACS", "hst", "hst", {"WFC": 0.05, "HRC": 0.025},
+        detectors=((r"WFC[12]?", "WFC"), (r"HRC", "HRC")),
+    ),
+    "WFC3": InstrumentOptics(
+        "WFC3", "hst", "hst", {"UVIS": 0.0396, "IR": 0.13},
+        detectors=((r"UVIS[12]?", "UVIS"), (r"IR", "IR")),
+        channel_pupils=(("IR", "hst-wfc3ir"),),
+    ),
+    "WFPC2": InstrumentOptics(
+        "WFPC2", "hst", "hst", {"PC": 0.0455, "WF": 0.0996},
+        detectors=((r"PC1?|1", "PC"), (r"WF[234]?|[234]", "WF")),
+    ),
+}
+
+#: Instruments by mission.
+MISSION_INSTRUMENTS = {"jwst": INSTRUMENTS, "hst": HST_INSTRUMENTS}
 
 # (name, pivot um, top-hat width um, wheel)
 _NIRCAM_SW = [
@@ -171,35 +257,130 @@ _MIRI = [
 ]
 
 
+# HST: (name, pivot um, top-hat width um). ACS/WFC and ACS/HRC share most filters but
+# differ slightly in pivot (different detector QE); the HRC also has the UV filters.
+_ACS_WFC = [
+    ("F435W", 0.4329, 0.1038),
+    ("F475W", 0.4746, 0.1458),
+    ("F502N", 0.5023, 0.0057),
+    ("F550M", 0.5581, 0.0547),
+    ("F555W", 0.5361, 0.1193),
+    ("F606W", 0.5922, 0.2342),
+    ("F625W", 0.6312, 0.1442),
+    ("F658N", 0.6584, 0.0078),
+    ("F775W", 0.7693, 0.1528),
+    ("F814W", 0.8045, 0.2511),
+    ("F850LP", 0.9033, 0.1229),
+]
+_ACS_HRC = [
+    ("F220W", 0.2255, 0.0187),
+    ("F250W", 0.2716, 0.0395),
+    ("F330W", 0.3363, 0.0173),
+    ("F435W", 0.4311, 0.1038),
+    ("F475W", 0.4776, 0.1458),
+    ("F502N", 0.5023, 0.0057),
+    ("F550M", 0.5579, 0.0547),
+    ("F555W", 0.5357, 0.1193),
+    ("F606W", 0.5888, 0.2342),
+    ("F625W", 0.6296, 0.1442),
+    ("F658N", 0.6582, 0.0078),
+    ("F775W", 0.7665, 0.1528),
+    ("F814W", 0.8115, 0.2511),
+    ("F850LP", 0.9145, 0.1229),
+]
+_WFC3_UVIS = [
+    ("F225W", 0.2359, 0.0467),
+    ("F275W", 0.2704, 0.0398),
+    ("F336W", 0.3355, 0.0511),
+    ("F390W", 0.3924, 0.0896),
+    ("F438W", 0.4326, 0.0615),
+    ("F475W", 0.4773, 0.1344),
+    ("F502N", 0.5010, 0.0065),
+    ("F555W", 0.5308, 0.1565),
+    ("F606W", 0.5887, 0.2182),
+    ("F625W", 0.6242, 0.1464),
+    ("F656N", 0.6561, 0.0018),
+    ("F775W", 0.7651, 0.1168),
+    ("F814W", 0.8039, 0.1536),
+    ("F850LP", 0.9176, 0.1184),
+]
+_WFC3_IR = [
+    ("F098M", 0.9864, 0.1570),
+    ("F105W", 1.0552, 0.2650),
+    ("F110W", 1.1534, 0.4430),
+    ("F125W", 1.2486, 0.2845),
+    ("F127M", 1.2740, 0.0688),
+    ("F139M", 1.3838, 0.0643),
+    ("F140W", 1.3923, 0.3840),
+    ("F153M", 1.5322, 0.0685),
+    ("F160W", 1.5369, 0.2683),
+    ("F164N", 1.6448, 0.0209),
+]
+_WFPC2 = [
+    ("F300W", 0.2987, 0.0740),
+    ("F336W", 0.3344, 0.0381),
+    ("F439W", 0.4312, 0.0473),
+    ("F450W", 0.4557, 0.0925),
+    ("F555W", 0.5439, 0.1228),
+    ("F606W", 0.6001, 0.1502),
+    ("F656N", 0.6564, 0.0022),
+    ("F675W", 0.6718, 0.0889),
+    ("F702W", 0.6918, 0.1384),
+    ("F814W", 0.7996, 0.1539),
+]
+
+
 def _table():
+    """Return ``{(instrument, name): {channel: Band}}``."""
     rows = {}
+
+    def add(instrument, channel, name, pivot, width, wheel="filter"):
+        band = Band(instrument, name, pivot, width, channel, wheel)
+        rows.setdefault((instrument, name), {})[channel] = band
+
     for channel, entries in (("SW", _NIRCAM_SW), ("LW", _NIRCAM_LW)):
         for name, pivot, width, wheel in entries:
-            rows["NIRCAM", name] = Band("NIRCAM", name, pivot, width, channel, wheel)
+            add("NIRCAM", channel, name, pivot, width, wheel)
     for name, pivot, width, wheel in _NIRISS:
-        rows["NIRISS", name] = Band("NIRISS", name, pivot, width, "IMAGER", wheel)
+        add("NIRISS", "IMAGER", name, pivot, width, wheel)
     for name, pivot, width, wheel in _MIRI:
-        rows["MIRI", name] = Band("MIRI", name, pivot, width, "IMAGER", wheel)
+        add("MIRI", "IMAGER", name, pivot, width, wheel)
+    for instrument, channel, entries in (
+        ("ACS", "WFC", _ACS_WFC),
+        ("ACS", "HRC", _ACS_HRC),
+        ("WFC3", "UVIS", _WFC3_UVIS),
+        ("WFC3", "IR", _WFC3_IR),
+        ("WFPC2", "PC", _WFPC2),
+        ("WFPC2", "WF", _WFPC2),
+    ):
+        for name, pivot, width in entries:
+            add(instrument, channel, name, pivot, width)
     return rows
 
 
 _BAND_TABLE = _table()
 
 
-def known_bands(instrument):
-    """Return the sorted names of the bands known for ``instrument``.
+def known_bands(instrument, channel=None):
+    """Return the sorted names of the bands known for ``instrument`` (and ``channel``).
 
     Parameters
     ----------
     instrument : str
         Instrument name (case-insensitive).
+    channel : str or None, optional
+        Restrict to one channel (``"WFC"``, ``"IR"``).
 
     Returns
     -------
     list of str
     """
     inst = instrument.upper()
-    return sorted(name for (i, name) in _BAND_TABLE if i == inst)
+    return sorted(
+        name
+        for (i, name), bands in _BAND_TABLE.items()
+        if i == inst and (channel is None or channel in bands)
+    )
 
 
 def band_element(filter_name, pupil):
@@ -233,7 +414,7 @@ def band_element(filter_name, pupil):
     return (filter_name or "").strip().upper()
 
 
-def get_band(instrument, filter_name, pupil=None):
+def get_band(instrument, filter_name, pupil=None, *, channel=None):
     """Return the `Band` for an instrument and its filter/pupil elements.
 
     Parameters
@@ -244,6 +425,8 @@ def get_band(instrument, filter_name, pupil=None):
         Filter-wheel element.
     pupil : str or None, optional
         Pupil-wheel element; used instead of ``filter_name`` when it is itself a filter.
+    channel : str or None, optional
+        Instrument channel; needed when the filter exists in several channels (HST).
 
     Returns
     -------
@@ -252,19 +435,29 @@ def get_band(instrument, filter_name, pupil=None):
     Raises
     ------
     spike.exceptions.PSFMethodError
-        When the band is unknown; the message names the filter and the instrument.
+        When the band is unknown (the message names the filter and the instrument) or
+        ambiguous without a channel.
     """
     inst = (instrument or "").upper()
     element = band_element(filter_name, pupil)
-    try:
-        band = _BAND_TABLE[inst, element]
-    except KeyError:
+    bands = _BAND_TABLE.get((inst, element), {})
+    if channel is not None:
+        bands = {channel: bands[channel]} if channel in bands else {}
+    if not bands:
         shown = element if element == (filter_name or "").upper() else f"{filter_name}+{pupil}"
+        where = f"{inst!r}" if channel is None else f"{inst!r} channel {channel!r}"
         msg = (
-            f"Filter {shown!r} is not known for instrument {inst!r}; "
-            f"known filters: {', '.join(known_bands(inst)) or 'none'}"
+            f"Filter {shown!r} is not known for instrument {where}; "
+            f"known filters: {', '.join(known_bands(inst, channel)) or 'none'}"
         )
-        raise PSFMethodError(msg) from None
+        raise PSFMethodError(msg)
+    if len(bands) > 1:
+        msg = (
+            f"Filter {element!r} of instrument {inst!r} exists in channels "
+            f"{', '.join(sorted(bands))}; give the channel"
+        )
+        raise PSFMethodError(msg)
+    (band,) = bands.values()
     if element != (filter_name or "").upper():
         log.debug("Band of %s %s+%s defined by pupil element %s", inst, filter_name, pupil, element)
     return band

@@ -6,6 +6,20 @@ telescope. `LocalFrame` gives, at any detector position, the Jacobian of detecto
 frames) by finite differences. When the WCS has no ``v2v3`` frame (e.g. an
 `astropy.wcs.WCS`) it falls back to sky tangent-plane offsets turned into V2V3 with the V3
 position angle (``pa_v3``).
+
+Sign convention of the fallback: ``pa_v3`` is the position angle of +V3 on the sky,
+degrees from north through east, as HST's ``PA_V3`` and JWST's ``ROLL_REF``/``V3PA``
+keywords define it. With east and north tangent-plane offsets ``(xi, eta)``,
+
+    V2 = xi cos(pa) - eta sin(pa),    V3 = xi sin(pa) + eta cos(pa),
+
+so +V3 points at position angle ``pa`` and +V2 at ``pa + 90`` deg (east when V3 points
+north), the SIAF convention: pysiaf's attitude matrix (``pysiaf.utils.rotations``) maps
++V2 to increasing RA at zero roll, and gives the detector y axis of an HST aperture at
+position angle ``PA_V3 + V3IdlYAngle``, which matches (to 0.4 deg) the ``ORIENTAT`` of
+real ACS/HRC and WFPC2 headers. The angle is applied locally, at the source position; HST's
+``PA_V3`` refers to the V1 axis a few arcminutes away, so this neglects the convergence of
+meridians, a rotation of about ``offset * tan(dec)`` (0.1 deg for ACS/WFC at dec 45 deg).
 """
 
 import logging
@@ -53,8 +67,9 @@ class LocalFrame:
         A gwcs with a ``v2v3`` frame (preferred), or any APE-14 WCS taking 0-based
         detector ``(x, y)`` to sky ``(ra, dec)`` in degrees.
     pa_v3 : float or None, optional
-        Position angle of +V3 on the sky (degrees, north through east), used only by the
-        tangent-plane fallback; `None` means 0 with a warning.
+        Position angle of +V3 on the sky (degrees, north through east; HST ``PA_V3``),
+        used only by the tangent-plane fallback (see the module docstring for the sign
+        convention); `None` means 0 with a warning.
     label : str, optional
         Exposure label for log messages.
     step : float, optional
@@ -102,6 +117,7 @@ class LocalFrame:
         dra = (ra - ra[0] + 180.0) % 360.0 - 180.0
         xi = dra * np.cos(np.radians(dec[0])) * 3600.0
         eta = (dec - dec[0]) * 3600.0
+        # +V3 at position angle pa (north through east), +V2 at pa + 90 deg
         cpa, spa = math.cos(self._pa), math.sin(self._pa)
         return xi * cpa - eta * spa, xi * spa + eta * cpa
 

@@ -9,10 +9,9 @@ Orientation convention: the array is the entrance pupil seen from the sky, with 
 along +V2 and rows along +V3 of the telescope frame. Strut angles are measured
 counter-clockwise from +V3 (poppy's ``AsymmetricSecondaryObscuration`` convention).
 
-Only JWST is described today. HST (2.4 m circle, 0.33 linear obscuration, four struts and
-three pads) or Roman (2.4 m, six struts) are new `PupilSpec` entries in `PUPILS`, e.g.
-``PupilSpec("hst", primary=CircularPrimary(1.2), secondary=Secondary(0.396,
-(45, 135, 225, 315), 0.038), pads=(Pad(...), ...))``.
+Described: JWST (``"jwst"``), the HST telescope (``"hst"``) and HST seen through the WFC3/IR
+cold mask (``"hst-wfc3ir"``). Another telescope (e.g. Roman: 2.4 m, six struts) is a new
+`PupilSpec` entry in `PUPILS`.
 """
 
 import functools
@@ -117,15 +116,64 @@ class PupilSpec:
     size: float = 6.8
 
 
-#: Known pupils. JWST: 18 segments of 1.32 m flat-to-flat with 7 mm gaps, a 0.74 m
-#: secondary, one strut along +V3 and two at 150 and 210 degrees (8 cm wide), which puts
-#: their diffraction spikes on top of the segment-edge spikes; 26.4 m^2 collecting area.
+#: HST primary radius (m); the OTA numbers below are fractions of it.
+_HST_R = 1.2
+#: HST OTA obscurations as TinyTim 7.5 describes them (every ``data/*.pup`` pupil table of
+#: spacetelescope/tinytim; drawn by ``Compute_pupil`` in ``cpupil.c``), in units of the
+#: primary radius: secondary mirror baffle 0.330 (0.396 m, the "0.33 linear obscuration"),
+#: spider vane width 0.022 (2.64 cm), three primary-mirror pads of radius 0.065 (7.8 cm)
+#: whose centres (V3, V2) are (0.8921, 0), (-0.4615, 0.7555) and (-0.4564, -0.7606), i.e.
+#: at 0.89 of the radius, about 120 degrees apart, one on +V3. TinyTim draws the four
+#: vanes along the V2 and V3 axes (its OTA rotation offset is zero for every camera except
+#: NICMOS), so HST's diffraction spikes lie along V2 and V3: at ~45 degrees to the WFC3 and
+#: WFPC2 detector axes (V3IdlYAngle ~45 deg mod 90) and ~2.5 deg from the ACS/WFC axes
+#: (V3IdlYAngle 177.5 deg). TinyTim's pupil array has V3 along x and V2 along y; here V2 is
+#: along x, which may mirror the pupil about V3. Only the pads are not mirror symmetric
+#: (by 0.005 of the radius), so the PSF does not depend on that choice in practice.
+_HST_PADS = (
+    Pad(x=0.0, y=0.8921 * _HST_R, radius=0.065 * _HST_R),
+    Pad(x=0.7555 * _HST_R, y=-0.4615 * _HST_R, radius=0.065 * _HST_R),
+    Pad(x=-0.7606 * _HST_R, y=-0.4564 * _HST_R, radius=0.065 * _HST_R),
+)
+_HST_VANES = (0.0, 90.0, 180.0, 270.0)
+
+#: Known pupils.
+#:
+#: * ``"jwst"``: 18 segments of 1.32 m flat-to-flat with 7 mm gaps, a 0.74 m secondary, one
+#:   strut along +V3 and two at 150 and 210 degrees (8 cm wide), which puts their
+#:   diffraction spikes on top of the segment-edge spikes; 26.4 m^2 collecting area.
+#: * ``"hst"``: the HST Optical Telescope Assembly (2.4 m primary, see the TinyTim values
+#:   above); 3.91 m^2. Used for ACS, WFC3/UVIS and WFPC2. The instruments' own internal
+#:   obscurations (e.g. the WFPC2 relay cameras' secondary and spiders, which TinyTim shifts
+#:   with field position) are not modelled.
+#: * ``"hst-wfc3ir"``: the OTA seen through the WFC3/IR cold mask (TinyTim ``wfc3_ir.pup``):
+#:   outer radius 0.9755, central obscuration 0.354 and vanes 0.061 of the primary radius
+#:   (7.3 cm), aligned with the OTA vanes; the cold mask's pad covers are approximated by the
+#:   OTA pads.
 PUPILS = {
     "jwst": PupilSpec(
         "jwst",
         primary=HexSegments(rings=2, flattoflat=1.32, gap=0.007, center=False),
         secondary=Secondary(radius=0.37, strut_angles=(0.0, 150.0, 210.0), strut_width=0.08),
         size=6.8,
+    ),
+    "hst": PupilSpec(
+        "hst",
+        primary=CircularPrimary(_HST_R),
+        secondary=Secondary(
+            radius=0.330 * _HST_R, strut_angles=_HST_VANES, strut_width=0.022 * _HST_R
+        ),
+        pads=_HST_PADS,
+        size=2.6,
+    ),
+    "hst-wfc3ir": PupilSpec(
+        "hst-wfc3ir",
+        primary=CircularPrimary(0.9755 * _HST_R),
+        secondary=Secondary(
+            radius=0.354 * _HST_R, strut_angles=_HST_VANES, strut_width=0.061 * _HST_R
+        ),
+        pads=_HST_PADS,
+        size=2.6,
     ),
 }
 

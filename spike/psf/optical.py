@@ -1,14 +1,17 @@
 """Built-in diffraction-limited PSF model (``--method optical``), needing no downloaded data.
 
 This is an approximation. It models only diffraction by the telescope pupil (JWST: 18
-hexagonal segments with gaps, secondary obscuration and three struts), averaged over the
-filter band treated as a flat top-hat between ``pivot +/- width / 2``. It has **no
-wavefront-error maps** (perfect optics, Strehl = 1), **no filter throughput curves** and no
-source spectrum, **no detector effects** (charge diffusion, inter-pixel capacitance,
-brighter-fatter, MIRI cross-shaped scattering), no jitter, and **no field dependence other
-than the geometric distortion** of the detector -> telescope mapping. Real JWST PSFs are
-somewhat broader and less sharp at short wavelengths; use ``--method stpsf`` when STPSF's
-data are installed for a full model.
+hexagonal segments with gaps, secondary obscuration and three struts; HST: 2.4 m primary,
+0.33 secondary obscuration, four spider vanes and three primary-mirror pads, plus the
+WFC3/IR cold mask), averaged over the filter band treated as a flat top-hat between
+``pivot +/- width / 2``. It has **no wavefront-error maps** (perfect optics, Strehl = 1),
+**no filter throughput curves** and no source spectrum, **no detector effects** (charge
+diffusion, inter-pixel capacitance, brighter-fatter, MIRI cross-shaped scattering, the
+red halo of ACS/WFC and WFC3/UVIS at long wavelengths), no jitter or breathing, and **no
+field dependence other than the geometric distortion** of the detector -> telescope
+mapping (for WFPC2 also no field-dependent vignetting by the relay cameras). Real PSFs are
+broader and less sharp, most at short wavelengths (HST in the UV); use ``--method stpsf``
+for JWST when STPSF's data are installed.
 
 How it works
 ------------
@@ -22,6 +25,23 @@ distortion (SIAF) as encoded in the WCS; the orientation on the sky follows when
 exposures are drizzled. A WCS without a ``v2v3`` frame falls back to sky tangent-plane
 offsets rotated by the V3 position angle (``DetectorInfo.extra["pa_v3"]`` or
 ``["roll_ref"]``), which is logged.
+
+HST
+---
+An HST exposure arrives (from the HST mission adapter) as one `~spike.psf.base.DetectorInfo`
+per chip: ``mission="hst"``, ``instrument`` ``"ACS"``, ``"WFC3"`` or ``"WFPC2"``,
+``detector`` ``"WFC"``, ``"HRC"``, ``"UVIS"``, ``"IR"``, ``"PC"`` or ``"WF"`` (a chip
+suffix such as ``"WFC1"`` or ``"WF3"``, or ``extra["chip"]``, is accepted), ``filter`` the
+real filter name (not ``CLEAR*``), ``wcs`` the chip's `astropy.wcs.WCS` (0-based pixels,
+SIP and lookup-table distortions included) and ``extra["pa_v3"]``, the header ``PA_V3``:
+the position angle of the +V3 axis on the sky, degrees east of north. Through the
+tangent-plane fallback +V3 then points at that position angle and +V2 at ``PA_V3 + 90``
+(east when V3 points north), as in the SIAF convention (pysiaf's attitude matrix gives the
+same). ``PA_V3`` refers to the V1 axis; using it at a chip a few arcminutes away neglects
+the convergence of meridians, a rotation of about ``offset * tan(dec)`` (0.1 deg at
+dec 45 deg for ACS/WFC), harmless for the PSF. HST's vanes lie along V2 and V3 (TinyTim's
+OTA model), so the four diffraction spikes point at ``PA_V3 + k * 90`` on the sky: at about
+45 deg to the detector axes for WFC3 and WFPC2, nearly along them for ACS.
 """
 
 import logging
@@ -31,7 +51,7 @@ import numpy as np
 
 from spike.exceptions import PSFMethodError
 from spike.psf._angular import angular_psf, pixel_convolved
-from spike.psf._bands import INSTRUMENTS, get_band
+from spike.psf._bands import MISSION_INSTRUMENTS, get_band
 from spike.psf._epsf import check_size
 from spike.psf._geometry import PA_V3_KEYS, LocalFrame
 from spike.psf._pupils import PUPILS
@@ -45,6 +65,9 @@ log = logging.getLogger(__name__)
 _DEFAULT_STAMP = 101
 #: Extra room around that stamp for detectors slightly rotated with respect to V2V3.
 _FIELD_MARGIN = 1.15
+#: Largest side of the Fourier-upsampled, pixel-convolved PSF grid (see
+#: `spike.psf._angular.pixel_convolved`); JWST's default fields stay well below it.
+_MAX_FINE_GRID = 2048
 #: Pupil-wheel values that leave the telescope pupil unchanged (NIRISS CLEARP is a
 #: slightly undersized stop, approximated by the clear pupil).
 _PLAIN_PUPILS = {"", "CLEAR", "CLEARP", "NONE", "N/A"}
@@ -104,7 +127,7 @@ class OpticalPSFModel(PSFModel):
         col = conv.center + (jac[0, 0] * ux + jac[0, 1] * uy) / conv.pixel
         row = conv.center + (jac[1, 0] * ux + jac[1, 1] * uy) / conv.pixel
         out = ndimage.map_coordinates(
-            conv.coeffs, [row, col], output=np.float64, order=3, prefilter=False,
+            conv.coeffs, [row, col], output=np.float64, order=conv.order, prefilter=False,
             mode="grid-constant", cval=0.0,
         )
         # the footprint was built for the reference Jacobian: scale to the local pixel area
@@ -127,7 +150,7 @@ def _jac_key(jac):
 
 
 class OpticalPSFMethod(PSFMethod):
-    """Diffraction-limited, polychromatic JWST PSFs computed in-process (no data needed).
+    """Diffraction-limited, polychromatic JWST and HST PSFs computed in-process (no data).
 
     A physical-optics approximation: perfect optics through the telescope pupil, a top-hat
     band, no detector effects and no field dependence beyond the geometric distortion (see
@@ -147,14 +170,17 @@ class OpticalPSFMethod(PSFMethod):
 
     Notes
     -----
-    Supported: NIRCam (all W, M, N and W2 filters; pupil-wheel filters such as F405N are
-    taken from ``DetectorInfo.pupil`` or ``.filter``), NIRISS imaging and MIRI imaging. The
-    once-per-band computation takes about a second; later exposures of the same band and
-    detector reuse it, and `~spike.psf.base.PSFModel.evaluate` takes a few milliseconds.
+    Supported: JWST NIRCam (all W, M, N and W2 filters; pupil-wheel filters such as F405N
+    are taken from ``DetectorInfo.pupil`` or ``.filter``), NIRISS imaging and MIRI imaging;
+    HST ACS/WFC and ACS/HRC, WFC3/UVIS and WFC3/IR, WFPC2 PC and WF, each with its common
+    filters (`spike.psf._bands.known_bands`; the module docstring lists what an HST
+    `~spike.psf.base.DetectorInfo` must hold). The once-per-band computation takes about a
+    second (a few for HST's UV filters); later exposures of the same band and detector
+    reuse it, and `~spike.psf.base.PSFModel.evaluate` takes a few milliseconds.
     """
 
     name = "optical"
-    missions = ("jwst",)
+    missions = ("jwst", "hst")
 
     def __init__(self, *, oversampling=4, nlambda=None, fov_arcsec=None):
         if nlambda is not None:
@@ -193,34 +219,52 @@ class OpticalPSFMethod(PSFMethod):
         Returns
         -------
         spike.psf._bands.Band
-            The band of the filter, or of the pupil-wheel filter when there is one.
+            The band of the filter, or of the pupil-wheel filter when there is one; its
+            ``channel`` is the instrument channel (for HST, from the detector name).
 
         Raises
         ------
         spike.exceptions.PSFMethodError
-            For an unsupported mission or instrument, or an unknown filter.
+            For an unsupported mission, instrument or (HST) detector, or an unknown filter.
         """
+        return self._optics_and_band(detector)[1]
+
+    def _optics_and_band(self, detector):
         if not self.supports(detector):
             msg = (
                 f"PSF method 'optical' supports missions {', '.join(self.missions)}, "
                 f"not {detector.mission!r} ({detector.label()})"
             )
             raise PSFMethodError(msg)
+        instruments = MISSION_INSTRUMENTS[detector.mission]
         inst = (detector.instrument or "").upper()
-        if inst not in INSTRUMENTS:
+        if inst not in instruments:
             msg = (
-                f"PSF method 'optical' does not model instrument {detector.instrument!r}; "
-                f"supported: {', '.join(sorted(INSTRUMENTS))}"
+                f"PSF method 'optical' does not model {detector.mission!r} instrument "
+                f"{detector.instrument!r}; supported: {', '.join(sorted(instruments))}"
             )
             raise PSFMethodError(msg)
-        band = get_band(inst, detector.filter, detector.pupil)
+        optics = instruments[inst]
+        channel = None
+        if optics.detectors:
+            channel = optics.channel_for(detector.detector, detector.extra.get("chip"))
+            if channel is None:
+                msg = (
+                    f"PSF method 'optical' does not model detector {detector.detector!r} of "
+                    f"{detector.mission!r} instrument {inst!r}; supported channels: "
+                    f"{', '.join(optics.pixel_scales)}"
+                )
+                raise PSFMethodError(msg)
+        # only JWST has pupil-wheel filters; elsewhere a filter-like pupil must not win
+        wheel = detector.pupil if detector.mission == "jwst" else None
+        band = get_band(inst, detector.filter, wheel, channel=channel)
         pupil = (detector.pupil or "").strip().upper()
         if pupil not in _PLAIN_PUPILS and pupil != band.name:
             log.warning(
                 "%s: pupil element %s is not modelled by the optical method (clear pupil used)",
                 detector.filename or detector.label(), detector.pupil,
             )
-        return band
+        return optics, band
 
     def prepare(self, detector):
         """Prepare the ePSF model of one exposure.
@@ -228,7 +272,8 @@ class OpticalPSFMethod(PSFMethod):
         Parameters
         ----------
         detector : `~spike.psf.base.DetectorInfo`
-            The exposure; its ``wcs`` should have a ``v2v3`` frame.
+            The exposure; its ``wcs`` should have a ``v2v3`` frame, or ``extra`` should hold
+            ``"pa_v3"`` (HST) or ``"roll_ref"``.
 
         Returns
         -------
@@ -237,10 +282,9 @@ class OpticalPSFMethod(PSFMethod):
         Raises
         ------
         spike.exceptions.PSFMethodError
-            For an unsupported mission or instrument, or an unknown filter.
+            For an unsupported mission, instrument or detector, or an unknown filter.
         """
-        band = self.band(detector)
-        optics = INSTRUMENTS[band.instrument]
+        optics, band = self._optics_and_band(detector)
         nlambda = self.params["nlambda"] or band.default_nlambda()
         fov = self.params["fov_arcsec"]
         if fov is None:
@@ -248,10 +292,10 @@ class OpticalPSFMethod(PSFMethod):
         label = detector.filename or detector.label()
         pa_v3 = next((detector.extra[k] for k in PA_V3_KEYS if k in detector.extra), None)
         frame = LocalFrame(detector.wcs, pa_v3=pa_v3, label=label)
-        angular = angular_psf(PUPILS[optics.pupil], band, nlambda, fov)
+        angular = angular_psf(PUPILS[optics.pupil_for(band.channel)], band, nlambda, fov)
         ny, nx = detector.shape
         jac = frame.jacobian((nx - 1) / 2, (ny - 1) / 2)
-        convolved = pixel_convolved(angular, _jac_key(jac))
+        convolved = pixel_convolved(angular, _jac_key(jac), max_size=_MAX_FINE_GRID)
         log.debug(
             "%s: optical PSF %s, %d wavelengths, field %.2f arcsec (enclosed %.4f), "
             "pixel %.4f x %.4f arcsec",

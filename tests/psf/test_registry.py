@@ -16,7 +16,7 @@ from spike.psf.user import UserPSFMethod
 @pytest.mark.parametrize(
     ("name", "cls", "missions"),
     [
-        ("optical", OpticalPSFMethod, ("jwst",)),
+        ("optical", OpticalPSFMethod, ("jwst", "hst")),
         ("stpsf", STPSFMethod, ("jwst", "roman")),
         ("user", UserPSFMethod, ("jwst", "roman", "hst")),
     ],
