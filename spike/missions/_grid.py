@@ -5,10 +5,11 @@ import math
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 from stcal.resample.utils import compute_mean_pixel_area
 
 __all__ = ["scale_from_area", "wcs_pixel_scale", "input_scale_ratio", "apply_recorded",
-           "quiet_info", "open_reference"]
+           "quiet_info", "open_reference", "stamp_outputs"]
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +119,15 @@ def quiet_info(names):
     finally:
         for logger in loggers:
             logger.removeFilter(filt)
+
+
+def stamp_outputs(output_model):
+    """Return ``(data, wht, con)`` of a finalized stcal resample output dictionary.
+
+    ``con`` always has a leading bit-plane axis: ``(n_planes, ny, nx)``.
+    """
+    con = np.asarray(output_model["con"], dtype=np.int32)
+    if con.ndim == 2:
+        con = con[np.newaxis]
+    return (np.asarray(output_model["data"], dtype=np.float32),
+            np.asarray(output_model["wht"], dtype=np.float32), con)

@@ -4,7 +4,6 @@ import copy
 import logging
 from pathlib import Path
 
-import numpy as np
 from jwst.resample.resample import ResampleImage
 from stcal.resample import Resample
 
@@ -13,6 +12,7 @@ from spike.missions._grid import (
     input_scale_ratio,
     open_reference,
     quiet_info,
+    stamp_outputs,
     scale_from_area,
     wcs_pixel_scale,
 )
@@ -195,9 +195,4 @@ class StampResampler:
             for model in self.models:
                 r.add_model(model)
             r.finalize()
-        out = r.output_model
-        con = np.asarray(out["con"], dtype=np.int32)
-        if con.ndim == 2:
-            con = con[np.newaxis]
-        return (np.asarray(out["data"], dtype=np.float32),
-                np.asarray(out["wht"], dtype=np.float32), con)
+        return stamp_outputs(r.output_model)

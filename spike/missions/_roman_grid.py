@@ -4,7 +4,6 @@ import copy
 import logging
 from pathlib import Path
 
-import numpy as np
 from romancal.resample.resample import ResampleData
 from stcal.resample import Resample
 
@@ -13,6 +12,7 @@ from spike.missions._grid import (
     input_scale_ratio,
     open_reference,
     quiet_info,
+    stamp_outputs,
     wcs_pixel_scale,
 )
 from spike.missions.base import OutputGrid
@@ -160,9 +160,4 @@ def resample_roman_stamps(models, grid, out_wcs, *, var_sky=None):
         for model in models:
             r.add_model(model)
         r.finalize()
-    out = r.output_model
-    con = np.asarray(out["con"], dtype=np.int32)
-    if con.ndim == 2:
-        con = con[np.newaxis]
-    return (np.asarray(out["data"], dtype=np.float32),
-            np.asarray(out["wht"], dtype=np.float32), con)
+    return stamp_outputs(r.output_model)
