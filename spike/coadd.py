@@ -85,6 +85,8 @@ def drizzle_psfs(adapter, exposure_psfs, grid, *, output_size):
         stamps, used = _stamps_for(adapter, grid, padded, entries)
         if not stamps:
             log.warning("Source %s: no exposure pixels reach its cutout", sid)
+            table[s] = (sid.encode(), ra, dec, xm, ym, box.xstart, box.ystart, 0, 0.0)
+            data[s] = np.nan
             continue
         d, w, c = adapter.resample_stamps(stamps, grid, padded)
         inner = (slice(OUTPUT_PAD, -OUTPUT_PAD), slice(OUTPUT_PAD, -OUTPUT_PAD))
