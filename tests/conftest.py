@@ -42,3 +42,29 @@ def jwst_asn(jwst_sim, tmp_path_factory):
 
     directory = tmp_path_factory.mktemp("jwst_data")
     return write_jwst_association(jwst_sim.models, directory, product_name="sim_f200w")
+
+
+def files_under(directory):
+    """Return the relative paths of every file below ``directory``."""
+    return {p.relative_to(directory) for p in directory.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def clean_run(tmp_path, monkeypatch):
+    """Run a step expecting an error; check that nothing was written under ``tmp_path``."""
+    from spike.steps import DrizzlePSFStep
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(step_class, *args, exc, match, **kwargs):
+        before = files_under(tmp_path)
+        out = tmp_path / "out"
+        if step_class is DrizzlePSFStep:  # every output it can write is requested
+            kwargs.update(save_plots=True, save_exposure_psfs=True)
+        with pytest.raises(exc, match=match) as info:
+            step_class.call(*args, output_dir=str(out), save_results=True, **kwargs)
+        assert files_under(tmp_path) == before
+        assert not out.exists() or list(out.iterdir()) == []
+        return info.value
+
+    return run
