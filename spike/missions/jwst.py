@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from spike.missions._inputs import expand_input, product_name_from
-from spike.missions.base import MissionAdapter, OutputGrid
+from spike.missions.base import MissionAdapter
 from spike.psf.base import DetectorInfo
 from spike.stamps.geometry import shift_wcs
 

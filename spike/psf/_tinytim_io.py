@@ -1,14 +1,12 @@
 """What spike says to and reads from TinyTim (`spike.psf.tinytim`): HST detector names to
-``tiny1`` camera numbers, the ``tiny1`` questionnaire answers, edits and reads of ``tiny1``'s
-parameter file, and the pixel box kernel that turns TinyTim's subsampled output into an ePSF.
+``tiny1`` camera numbers, the ``tiny1`` questionnaire answers, and edits and reads of
+``tiny1``'s parameter file.
 
 `TINYTIM_CAMERAS`, `tinytim_camera` and `tiny1_answers` are re-exported by
 `spike.psf.tinytim`; camera numbers and positions are described in its module docstring.
 """
 
 import re
-
-import numpy as np
 
 from spike.exceptions import PSFMethodError
 
@@ -199,15 +197,6 @@ def _apply_zernikes(paramfile, zernikes):
                "cannot apply the Gillis et al. 2020 parameters")
         raise PSFMethodError(msg)
     paramfile.write_text(text)
-
-
-def _box_kernel(oversampling):
-    """1-D kernel of a box one detector pixel wide, in oversampled samples."""
-    if oversampling % 2:
-        return np.full(oversampling, 1.0 / oversampling)
-    kernel = np.ones(oversampling + 1)
-    kernel[[0, -1]] = 0.5
-    return kernel / oversampling
 
 
 def _param_diameter(text):

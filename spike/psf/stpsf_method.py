@@ -29,7 +29,7 @@ import numpy as np
 
 from spike.exceptions import PSFDataUnavailableError, PSFMethodError
 from spike.psf._bands import band_element
-from spike.psf._epsf import check_size
+from spike.psf._epsf import check_size, pixel_integrate
 from spike.psf.base import PSFMethod, PSFModel
 
 __all__ = ["STPSFMethod", "STPSFModel", "find_stpsf_data"]
@@ -138,15 +138,6 @@ def _data_problem(path, version_min, instrument):
     return ""
 
 
-def _box_kernel(oversampling):
-    """1-D kernel of a box one detector pixel wide, in oversampled samples."""
-    if oversampling % 2:
-        return np.full(oversampling, 1.0 / oversampling)
-    kernel = np.ones(oversampling + 1)
-    kernel[[0, -1]] = 0.5
-    return kernel / oversampling
-
-
 class STPSFModel(PSFModel):
     """STPSF PSFs of one exposure, computed on demand at each source position.
 
@@ -192,8 +183,6 @@ class STPSFModel(PSFModel):
         numpy.ndarray
             ``(size * oversampling, size * oversampling)`` float64 ePSF.
         """
-        from scipy import ndimage
-
         size = check_size(size)
         position = (int(round(x + self.origin[0])), int(round(y + self.origin[1])))
         key = (position, size)
@@ -211,10 +200,7 @@ class STPSFModel(PSFModel):
                 msg = (f"{self.label}: STPSF returned {extname} of shape {data.shape}, "
                        f"expected {(n, n)}")
                 raise PSFMethodError(msg)
-            kernel = _box_kernel(self.oversampling)
-            data = ndimage.convolve1d(data, kernel, axis=0, mode="constant")
-            data = ndimage.convolve1d(data, kernel, axis=1, mode="constant")
-            self._cache[key] = data * self.oversampling**2
+            self._cache[key] = pixel_integrate(data, self.oversampling)
         return self._cache[key].copy()
 
 

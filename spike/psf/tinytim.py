@@ -57,13 +57,12 @@ import tempfile
 from pathlib import Path
 
 from spike.exceptions import PSFDataUnavailableError, PSFMethodError
-from spike.psf._epsf import check_psf_array, check_size, render_epsf
+from spike.psf._epsf import check_psf_array, check_size, pixel_integrate, render_epsf
 from spike.psf._tinytim_io import (
     _POSITION_MAX,
     _TINY3_CAMERAS,
     TINYTIM_CAMERAS,
     _apply_zernikes,
-    _box_kernel,
     _param_diameter,
     _spectrum_answers,
     tiny1_answers,
@@ -213,7 +212,6 @@ class TinyTimModel(PSFModel):
     def _run(self, position):
         """Run TinyTim at one chip position in a clean directory; return the ePSF array."""
         from astropy.io import fits
-        from scipy import ndimage
 
         opts = self.options
         parent = opts.get("workdir")
@@ -241,11 +239,7 @@ class TinyTimModel(PSFModel):
                 raise PSFMethodError(msg)
             with fits.open(output) as hdul:
                 data = check_psf_array(hdul[0].data, what=f"TinyTim output {output.name}")
-        if sub > 1:
-            kernel = _box_kernel(sub)
-            data = ndimage.convolve1d(data, kernel, axis=0, mode="constant")
-            data = ndimage.convolve1d(data, kernel, axis=1, mode="constant")
-        return data * sub**2
+        return pixel_integrate(data, sub) if sub > 1 else data
 
     def _tiny1(self, paramfile, answers, wd):
         """Run tiny1; redo without the spectrum answers when tiny1 did not ask for them."""
