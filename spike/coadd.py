@@ -10,6 +10,7 @@ import logging
 import numpy as np
 
 from spike.generate import fill_instrument_meta
+from spike.stamps.fitswcs import as_gwcs
 from spike.stamps.geometry import OUTPUT_PAD, input_box, output_box
 from spike.stamps.render import render_stamp
 
@@ -118,7 +119,7 @@ def _fill_meta(out, adapter, grid, exposure_psfs):
         meta.psf.oversampling = first.oversampling
         meta.psf.parameters = first.parameters.instance if hasattr(
             first.parameters, "instance") else dict(first.parameters)
-    meta.wcs = grid.wcs
+    meta.wcs = as_gwcs(grid.wcs)
     meta.mosaic.ny, meta.mosaic.nx = (int(v) for v in grid.shape)
     meta.mosaic.pixel_scale = float(grid.pixel_scale)
     if grid.source == "reference_mosaic":

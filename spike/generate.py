@@ -79,7 +79,8 @@ def locate_sources(adapter, sources):
             f"{sources['id'][i]} (RA={sources['ra'][i]:.6f}, Dec={sources['dec'][i]:.6f})"
             for i in missing
         )
-        msg = f"No input exposure covers source(s) {listing}"
+        msg = (f"No input exposure covers source(s) {listing}: each lies outside every "
+               "exposure's detectors or in a gap between chips")
         raise NoCoverageError(msg)
     return Coverage(x=x, y=y, covered=covered)
 
@@ -159,6 +160,8 @@ def _fill_meta(out, det, method, oversampling, stamp_size, mission):
     meta.psf.oversampling = oversampling
     meta.psf.parameters = params
     stem = det.filename.rsplit(".", 1)[0]
+    if det.extra.get("extver") is not None and det.mission == "hst":
+        stem = f"{stem}_sci{int(det.extra['extver'])}"  # one product per chip
     meta.filename = f"{stem}.asdf"
 
 

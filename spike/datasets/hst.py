@@ -12,8 +12,9 @@ without network access, reference files or CRDS:
 - `prepare_wfpc2` converts the waivered WFPC2 file into a four-chip ``_flt`` file.
 
 This module holds the examples, the dither and WFPC2 entry points; the dithering
-machinery and `ACS_DQ` live in `spike.datasets._hst_dithers`, `run_astrodrizzle` and
-its drizzlepac plumbing in `spike.datasets._astrodrizzle` (both re-exported here).
+machinery and `ACS_DQ` live in `spike.datasets._hst_dithers`; `run_astrodrizzle` and its
+drizzlepac plumbing in `spike.missions._astrodrizzle`, shared with the HST adapter's
+``astrodrizzle`` engine (both re-exported here).
 """
 
 import importlib.util
@@ -27,7 +28,7 @@ from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 from astropy.table import Table, vstack
 
-from spike.datasets._astrodrizzle import _contained_run, _quiet_drizzlepac, run_astrodrizzle
+from spike.missions._astrodrizzle import _contained_run, _quiet_drizzlepac, run_astrodrizzle
 from spike.datasets._hst_dithers import (
     _CR_RATE,
     _DEFAULT_OFFSETS,

@@ -1,6 +1,7 @@
 """Mission adapters: the only code that knows each mission's datamodels and resample code."""
 
 import logging
+import sys
 from pathlib import Path
 
 from spike.missions._inputs import expand_input
@@ -10,7 +11,7 @@ __all__ = ["MissionAdapter", "OutputGrid", "Stamp", "detect_mission", "open_expo
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = ("jwst", "roman")
+SUPPORTED = ("jwst", "roman", "hst")
 
 
 def _mission_of_file(path):
@@ -50,20 +51,25 @@ def _mission_of_item(item):
 
 
 def detect_mission(input_data):
-    """Return the mission (``"jwst"``, ...) of every exposure in ``input_data``.
+    """Return the mission (``"jwst"``, ``"roman"`` or ``"hst"``) of the exposures in ``input_data``.
 
     Raises
     ------
     ValueError
         When the input mixes missions or belongs to an unsupported one.
     """
-    from jwst.datamodels import ModelLibrary as JWSTLibrary
-    from romancal.datamodels import ModelLibrary as RomanLibrary
+    # a model library of a pipeline can only exist when that pipeline is imported: do not
+    # import jwst or romancal for file inputs (HST runs never need them)
+    if "jwst.datamodels" in sys.modules:
+        from jwst.datamodels import ModelLibrary as JWSTLibrary
 
-    if isinstance(input_data, JWSTLibrary):
-        return "jwst"
-    if isinstance(input_data, RomanLibrary):
-        return "roman"
+        if isinstance(input_data, JWSTLibrary):
+            return "jwst"
+    if "romancal.datamodels" in sys.modules:
+        from romancal.datamodels import ModelLibrary as RomanLibrary
+
+        if isinstance(input_data, RomanLibrary):
+            return "roman"
     items, _ = expand_input(input_data)
     missions = {_mission_of_item(item) for item in items}
     if len(missions) > 1:
@@ -100,5 +106,9 @@ def open_exposures(input_data, *, product_name=None):
         from spike.missions.roman import RomanAdapter
 
         return RomanAdapter(input_data, product_name=product_name)
+    if mission == "hst":
+        from spike.missions.hst import HSTAdapter
+
+        return HSTAdapter(input_data, product_name=product_name)
     msg = f"No adapter for mission {mission!r}"  # pragma: no cover - guarded above
     raise ValueError(msg)

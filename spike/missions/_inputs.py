@@ -1,10 +1,12 @@
 """Turn the many accepted input forms into a list of exposures (files or models)."""
 
+import glob
 import json
 import logging
 from pathlib import Path
 
-__all__ = ["expand_input", "product_name_from", "read_association"]
+__all__ = ["expand_input", "product_name_from", "read_association", "read_hst_association",
+           "read_list_file"]
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +61,94 @@ def read_association(path):
     return files, asn
 
 
+def read_hst_association(path):
+    """Read an HST association table (``*_asn.fits``): its present ``EXP-*`` members.
+
+    Members are ``<memname>_flt.fits`` (else ``_flc``, ``_c0m``, ``_c0f``) beside the table.
+
+    Returns
+    -------
+    members : list of Path
+    asn : dict
+        ``{"products": [{"name": <PROD-* member>, "members": [...]}]}`` (the JSON form).
+    """
+    from astropy.io import fits
+
+    path = Path(path)
+    try:
+        with fits.open(path) as hdul:
+            table = hdul[1].data
+            names = [str(v).strip().lower() for v in table["MEMNAME"]]
+            types = [str(v).strip().upper() for v in table["MEMTYPE"]]
+            present = [bool(v) for v in table["MEMPRSNT"]]
+    except (OSError, KeyError, IndexError, TypeError) as exc:
+        msg = f"{path} is not an HST association table (MEMNAME/MEMTYPE/MEMPRSNT): {exc}"
+        raise ValueError(msg) from exc
+    members, product = [], path.name.lower().removesuffix("_asn.fits")
+    for name, kind, here in zip(names, types, present, strict=True):
+        if kind.startswith("PROD"):
+            product = name
+        if not (kind.startswith("EXP") and here):
+            continue
+        candidates = [path.parent / f"{name}_{s}.fits" for s in ("flt", "flc", "c0m", "c0f")]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            msg = (f"Association {path} lists {name}, but no {name}_flt/_flc/_c0m/_c0f.fits "
+                   f"is in {path.parent}")
+            raise FileNotFoundError(msg)
+        members.append(found)
+    if not members:
+        msg = f"Association {path} has no present exposure members"
+        raise ValueError(msg)
+    asn = {"products": [{"name": product,
+                         "members": [{"expname": str(m), "exptype": "science"} for m in members]}]}
+    return members, asn
+
+
+def read_list_file(path):
+    """Files named in a text list (one per line; relative names are beside the list)."""
+    path = Path(path)
+    if not path.is_file():
+        msg = f"List file {path} does not exist"
+        raise FileNotFoundError(msg)
+    files = []
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name = Path(line.split()[0])
+        full = name if name.is_absolute() else path.parent / name
+        if not full.is_file():
+            msg = f"List {path} names {name}, which does not exist (looked for {full})"
+            raise FileNotFoundError(msg)
+        files.append(full)
+    if not files:
+        msg = f"List file {path} names no file"
+        raise ValueError(msg)
+    return files
+
+
+def _drop_dq_companions(paths):
+    """Drop WFPC2 ``_c1m``/``_c1f`` files whose science file is also matched."""
+    names = {p.name.lower() for p in paths}
+    out = []
+    for p in paths:
+        lower = p.name.lower()
+        partner = lower.replace("_c1m.", "_c0m.").replace("_c1f.", "_c0f.")
+        if partner != lower and partner in names:
+            continue
+        out.append(p)
+    return out
+
+
 def expand_input(input_data, *, library_type=None):
     """Return ``(items, asn)``: the exposures (paths or models) and the association, if any.
 
     Parameters
     ----------
     input_data : str, Path, dict, list, model or model library
-        Association file (``.json``), single exposure file, list of files / models,
-        an association dict, or a model library (``library_type``).
+        Association file (``.json``, or an HST ``*_asn.fits`` table), single exposure
+        file, glob pattern, ``@list`` file, list of files / models, an association dict,
+        or a model library (``library_type``).
     library_type : type, optional
         The mission's model-library class, whose instances are unpacked.
 
@@ -99,12 +181,23 @@ def expand_input(input_data, *, library_type=None):
                 raise FileNotFoundError(msg)
         return paths, input_data
     if isinstance(input_data, (str, Path)):
+        text = str(input_data)
+        if text.startswith("@"):
+            return read_list_file(text[1:]), None
         path = Path(input_data)
         if path.suffix.lower() == ".json":
             return read_association(path)
+        if not path.exists() and glob.has_magic(text):
+            matches = sorted(Path(p) for p in glob.glob(text))
+            if not matches:
+                msg = f"No file matches the pattern {text!r}"
+                raise FileNotFoundError(msg)
+            return _drop_dq_companions(matches), None
         if not path.is_file():
             msg = f"Input file {path} does not exist"
             raise FileNotFoundError(msg)
+        if path.name.lower().endswith("_asn.fits"):
+            return read_hst_association(path)
         return [path], None
     if isinstance(input_data, (list, tuple)):
         if not input_data:

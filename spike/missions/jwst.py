@@ -9,6 +9,7 @@ onto a sub-grid of the science mosaic.
 """
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,14 @@ def _check_model(model, name):
     if exp_type is not None and exp_type not in IMAGING_EXP_TYPES:
         msg = f"{name}: exposure type {exp_type} is not direct imaging; spike cannot model it"
         raise ValueError(msg)
+
+
+def _pixels(model):
+    from stdatamodels.jwst.datamodels.dqflags import pixel
+
+    from spike.missions._pixels import model_pixels
+
+    return model_pixels(model, good_bits=GOOD_BITS, flag_name_map=pixel)
 
 
 class JWSTAdapter(MissionAdapter):
@@ -121,6 +130,7 @@ class JWSTAdapter(MissionAdapter):
                 "substrt1": getattr(model.meta.subarray, "xstart", None) or 1,
                 "substrt2": getattr(model.meta.subarray, "ystart", None) or 1,
             },
+            pixels=partial(_pixels, model),
         )
 
     # ------------------------------------------------------------------ output grid

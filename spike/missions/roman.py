@@ -10,6 +10,7 @@ sub-grid of the science mosaic.
 
 import logging
 import re
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,15 @@ def _cutout_origin(model):
     return tuple(int(v) for v in values)
 
 
+def _pixels(model):
+    from roman_datamodels.dqflags import pixel
+
+    from spike.missions._pixels import model_pixels
+
+    return model_pixels(model, good_bits=ROMAN_GOOD_BITS,
+                        flag_name_map={f.name: int(f.value) for f in pixel})
+
+
 class RomanAdapter(MissionAdapter):
     """Open Roman WFI level-2 exposures and resample PSF stamps with romancal.
 
@@ -118,6 +128,7 @@ class RomanAdapter(MissionAdapter):
                 "pixelarea_steradians": None if area in (None, -999999) else float(area),
                 "cutout_origin": _cutout_origin(model),
             },
+            pixels=partial(_pixels, model),
         )
 
     def output_grid(self, *, reference_mosaic=None, output_wcs=None, output_shape=None,

@@ -9,6 +9,10 @@ Every method implements `~spike.psf.base.PSFMethod` and is found by name through
 * ``galsim`` (`~spike.psf.galsim_method.GalSimPSFMethod`): GalSim's Roman WFI model.
 * ``stpsf`` (`STPSFMethod`): full STPSF models (JWST, Roman WFI); needs STPSF's data files.
 * ``user`` (`UserPSFMethod`): PSFs supplied as a callable, photutils models or FITS files.
+* ``tinytim``: TinyTim (external programs) for HST.
+* ``stdpsf``: STScI's empirical STDPSF libraries (files given by the user).
+* ``psfex``: Source Extractor + PSFEx run on the exposure itself (Debian programs).
+* ``epsf``: a photutils effective PSF built from the exposure's own stars.
 
 Importing this package does not import poppy, stpsf or photutils.
 """

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["DetectorInfo", "PSFModel", "PSFMethod"]
+__all__ = ["DetectorInfo", "ExposurePixels", "PSFModel", "PSFMethod"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,11 @@ class DetectorInfo:
     extra : dict
         Mission specific extras (e.g. ``exposure_time``, ``chip``); never required by the
         generic code.
+    pixels : callable or None
+        ``pixels() -> ExposurePixels``: loads the exposure's (chip's) science pixels, for
+        empirical methods that build the PSF from the exposure's own stars. Set by the
+        mission adapters; None when the pixels are not available (e.g. a hand-made
+        `DetectorInfo`).
     """
 
     mission: str
@@ -66,10 +71,36 @@ class DetectorInfo:
     shape: tuple[int, int]
     filename: str = ""
     extra: dict = field(default_factory=dict)
+    pixels: Any = field(default=None, repr=False, compare=False)
 
     def label(self):
         """Return a short human readable label, e.g. ``'NIRCAM/NRCA1 F200W'``."""
         return f"{self.instrument}/{self.detector} {self.filter}"
+
+
+@dataclass(frozen=True)
+class ExposurePixels:
+    """The science pixels of one exposure (or chip), as empirical PSF methods need them.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        2-D science array in the exposure's own units (NaN allowed). A read-only view
+        of the exposure: never modify it.
+    good : numpy.ndarray
+        Boolean array, True where the pixel is usable: finite data and no DQ flag outside
+        the mission's (or the run's) good bits.
+    saturated : numpy.ndarray or None
+        Boolean array, True where the mission's DQ marks saturation (JWST/Roman
+        ``SATURATED``, HST 256 and 2048); None when unknown.
+    err : numpy.ndarray or None
+        1-sigma uncertainty array in the units of ``data``, or None.
+    """
+
+    data: np.ndarray
+    good: np.ndarray
+    saturated: np.ndarray | None = None
+    err: np.ndarray | None = None
 
 
 class PSFModel(abc.ABC):

@@ -34,18 +34,24 @@ obtained by drizzling PSF stamps (cutouts of the chips, their astropy WCS sliced
 
 Not reproduced: ``proc_unit="native"`` gain division for data in counts (DN) and
 automatic IVM maps from flats/dark/read noise (``IVM`` without a user map); the context
-image numbers inputs by their order in ``stamps`` (AstroDrizzle by chip), and
-drizzlepac's ``final_stepsize`` interpolation of the mapping (exact pixmaps are used here:
-differences ~5e-5 of the peak with SIP distortion).
+image numbers inputs by their order in ``stamps`` (AstroDrizzle by chip).
+
+Pixel mapping: by default each stamp's pixmap is computed exactly from its WCS; AstroDrizzle
+interpolates its mapping on a grid every ``stepsize`` (10) chip pixels, which differs by
+~5e-5 of the peak with SIP distortion. `AstroDrizzleMapping` evaluates drizzlepac's own
+mapping object on the cutout instead (``HstStamp.pixmap``), reproducing it exactly.
 """
 
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
 __all__ = [
+    "AstroDrizzleMapping",
     "DrzGrid",
     "HstStamp",
     "chip_wcslin_pscale",
@@ -188,6 +194,9 @@ class HstStamp:
         overrides dq/err/ivm/mask and is used with ``wt_scl`` below.
     wt_scl : float, optional
         ``wht_scale`` to use with ``weight`` (1 for EXP weighting).
+    pixmap : numpy.ndarray, optional
+        ``(ny, nx, 2)`` output-cutout coordinates of every stamp pixel (e.g.
+        `AstroDrizzleMapping.pixmap`); by default computed exactly from ``wcs``.
     """
 
     data: np.ndarray
@@ -201,6 +210,7 @@ class HstStamp:
     mask: np.ndarray | None = None
     weight: np.ndarray | None = field(default=None, repr=False)
     wt_scl: float = 1.0
+    pixmap: np.ndarray | None = field(default=None, repr=False)
 
 
 def drizzle_hst_stamps(stamps, out_wcs, *, pixfrac=1.0, kernel="square", fillval=None,
@@ -274,7 +284,9 @@ def drizzle_hst_stamps(stamps, out_wcs, *, pixfrac=1.0, kernel="square", fillval
                 dq, exptime=stamp.exptime, bits=bits, wht_type=wht_type, err=stamp.err,
                 ivm=stamp.ivm, mask=stamp.mask, pixel_scale_ratio=r,
             )
-        pixmap = calc_pixmap(stamp.wcs, out_wcs, shape=data.shape)
+        pixmap = stamp.pixmap
+        if pixmap is None:
+            pixmap = calc_pixmap(stamp.wcs, out_wcs, shape=data.shape)
         driz.add_image(
             data, exptime=float(stamp.exptime) if units == "counts" else 1.0,
             pixmap=pixmap, weight_map=weight, wht_scale=wt_scl, pixfrac=float(pixfrac),
@@ -284,6 +296,74 @@ def drizzle_hst_stamps(stamps, out_wcs, *, pixfrac=1.0, kernel="square", fillval
     if out_units == "counts":
         out = out * np.float32(texptime)
     return out, driz.out_wht, driz.out_ctx
+
+
+class AstroDrizzleMapping:
+    """AstroDrizzle's own pixel mapping of a whole chip onto the whole output grid.
+
+    ``drizzlepac.adrizzle.do_driz`` maps input pixels with ``cdriz.DefaultWCSMapping``:
+    the exact WCS transformation (SIP, NPOL, D2IM through astropy/wcslib) evaluated on a
+    grid every ``stepsize`` pixels of the chip and interpolated in between. Evaluating
+    that same object on the pixels of a cutout gives the mapping AstroDrizzle used there,
+    interpolation included, so stamps drizzle exactly as the full chip did.
+
+    Parameters
+    ----------
+    chip_wcs : astropy.wcs.WCS
+        Full WCS of the chip, with ``pixel_shape``.
+    out_wcs : astropy.wcs.WCS
+        Full output (drz) WCS, with ``pixel_shape``.
+    stepsize : int, optional
+        AstroDrizzle's ``stepsize`` (default 10; 1 maps every pixel exactly).
+    """
+
+    def __init__(self, chip_wcs, out_wcs, *, stepsize=10):
+        nx, ny = (int(v) for v in chip_wcs.pixel_shape)
+        self._mapping = _cdriz().DefaultWCSMapping(chip_wcs, out_wcs, nx, ny, int(stepsize))
+
+    def pixmap(self, in_box, out_box):
+        """Return the ``(ny, nx, 2)`` pixmap of chip cutout ``in_box`` onto ``out_box``.
+
+        Both boxes are `spike.stamps.geometry.Box` es (0-based); the mapping object works
+        in 1-based pixels on both sides.
+        """
+        y, x = np.mgrid[in_box.slices].astype(float)
+        ox, oy = self._mapping(x.ravel() + 1.0, y.ravel() + 1.0)
+        ox = np.asarray(ox).reshape(in_box.shape) - 1.0 - out_box.xstart
+        oy = np.asarray(oy).reshape(in_box.shape) - 1.0 - out_box.ystart
+        return np.dstack([ox, oy])
+
+
+@functools.cache
+def _cdriz():
+    """drizzlepac's compiled ``cdriz`` extension.
+
+    Importing the ``drizzlepac`` package costs about 2.7 s and 230 MB (it imports its whole
+    pipeline and astroquery); its ``cdriz`` extension needs numpy only. When drizzlepac is
+    not imported yet, the installed extension is loaded on its own from drizzlepac's
+    directory (the same compiled code, not a copy).
+    """
+    import importlib.util
+    import sys
+
+    if "drizzlepac" in sys.modules:
+        from drizzlepac import cdriz
+
+        return cdriz
+    spec = importlib.util.find_spec("drizzlepac")
+    if spec is None or not spec.submodule_search_locations:
+        msg = "drizzlepac is not installed; spike's HST support needs it"
+        raise ImportError(msg)
+    for directory in spec.submodule_search_locations:
+        for path in sorted(Path(directory).glob("cdriz*")):
+            if path.suffix in (".so", ".pyd"):
+                ext = importlib.util.spec_from_file_location("cdriz", path)
+                module = importlib.util.module_from_spec(ext)
+                ext.loader.exec_module(module)
+                return module
+    from drizzlepac import cdriz  # pragma: no cover - unusual installations
+
+    return cdriz
 
 
 @dataclass(frozen=True)
@@ -302,8 +382,8 @@ class DrzGrid:
         ``kernel``, ``pixfrac``, ``scale``, ``wt_scl``, ``units``, ``fillval`` (from
         ``D001KERN``, ``D001PIXF``, ``D001SCAL``, ``D001WTSC``, ``D001OUUN``,
         ``D001FVAL``; fillval None for INDEF), ``texptime`` (primary ``EXPTIME``),
-        ``inputs`` (``D###DATA``), ``masks`` (``D###MASK``) and ``exptimes``
-        (``D###DEXP``), one per drizzled chip.
+        ``inputs`` (``D###DATA``), ``masks`` (``D###MASK``), ``exptimes``
+        (``D###DEXP``) and ``wt_scls`` (``D###WTSC``), one per drizzled chip.
     """
 
     wcs: WCS
@@ -346,12 +426,20 @@ def drz_grid(drz_path):
     if pars["fillval"] in (None, "") or str(pars["fillval"]).upper() == "INDEF":
         pars["fillval"] = None
     pars["texptime"] = float(primary.get("EXPTIME", np.nan))
-    inputs, masks, exptimes = [], [], []
+    inputs, masks, exptimes, wt_scls = [], [], [], []
     n = 1
     while f"D{n:03d}DATA" in primary:
         inputs.append(str(primary[f"D{n:03d}DATA"]).strip())
         masks.append(str(primary.get(f"D{n:03d}MASK", "")).strip())
         exptimes.append(float(primary.get(f"D{n:03d}DEXP", np.nan)))
+        wt_scls.append(_as_float(primary.get(f"D{n:03d}WTSC", 1.0)))
         n += 1
-    pars.update(inputs=inputs, masks=masks, exptimes=exptimes)
+    pars.update(inputs=inputs, masks=masks, exptimes=exptimes, wt_scls=wt_scls)
     return DrzGrid(wcs=wcs, shape=shape, pscale=output_pscale(wcs), pars=pars)
+
+
+def _as_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 1.0

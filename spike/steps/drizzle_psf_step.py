@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 _DRIZ_PARS = ("pixfrac", "kernel", "fillval", "weight_type", "good_bits", "pixmap_stepsize",
               "pixmap_order")
+#: AstroDrizzle-only parameters, passed to the HST adapter.
+_HST_PARS = ("final_wht_type", "engine", "mask_dir")
 
 
 class DrizzlePSFStep(SpikeStep):
@@ -66,11 +68,18 @@ class DrizzlePSFStep(SpikeStep):
 
     def _drizzle(self, adapter, table, method):
         """Work out the grid, model the PSFs and drizzle them; return the product and PSFs."""
+        pars = {k: getattr(self, k) for k in _DRIZ_PARS}
+        if adapter.mission == "hst":
+            pars.update({k: getattr(self, k) for k in _HST_PARS})
+        elif self.engine != "drizzle" or self.mask_dir:
+            msg = (f"engine={self.engine!r} and mask_dir are HST (AstroDrizzle) parameters; "
+                   f"{adapter.mission.upper()} PSFs are resampled with the pipeline's own code")
+            raise ValueError(msg)
         grid = adapter.output_grid(
             reference_mosaic=self.reference_mosaic, output_wcs=self.output_wcs,
             output_shape=self.output_shape, pixel_scale_ratio=self.pixel_scale_ratio,
             pixel_scale=self.pixel_scale, rotation=self.rotation, crpix=self.crpix,
-            crval=self.crval, **{k: getattr(self, k) for k in _DRIZ_PARS})
+            crval=self.crval, **pars)
         log.info("Output grid (%s%s): %d x %d pixels of %.5f arcsec", grid.source,
                  f" {grid.reference}" if grid.reference else "", grid.shape[1], grid.shape[0],
                  grid.pixel_scale)

@@ -7,11 +7,8 @@ import os
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.stats import sigma_clipped_stats
 from astropy.table import Table
 from astropy.wcs import WCS
-from photutils.centroids import centroid_2dg
-from photutils.detection import DAOStarFinder
 from photutils.psf import fit_fwhm
 
 from spike.datasets import hst
@@ -23,6 +20,8 @@ from spike.datasets.hst import (
     run_astrodrizzle,
 )
 from spike.exceptions import SpikeWarning
+from tests.hst._stars import bright_isolated_stars
+from tests.hst._stars import star_centroids as centroids
 
 OFFSETS = ((0.0, 0.0), (2.5, 1.5), (-1.5, 3.25), (4.25, -2.0))
 #: Final-drizzle parameters a PSF run copies from the science run.
@@ -39,41 +38,6 @@ def sha256(path):
 def pixel_scale(wcs):
     """Geometric-mean pixel scale (arcsec) of a celestial FITS WCS."""
     return float(np.sqrt(abs(np.linalg.det(wcs.pixel_scale_matrix))) * 3600)
-
-
-def bright_isolated_stars(image, bad, *, count=10, isolation=15, max_peak=None):
-    """(x, y) of the brightest stars with no other detection within ``isolation`` px."""
-    _, median, std = sigma_clipped_stats(image[~bad], sigma=3.0)
-    found = DAOStarFinder(fwhm=2.5, threshold=30 * std, exclude_border=True)(image - median)
-    x, y, peak = (np.asarray(found[c]) for c in ("x_centroid", "y_centroid", "peak"))
-    ny, nx = image.shape
-    chosen = []
-    for i in np.argsort(-peak):
-        others = np.hypot(x - x[i], y - y[i])
-        others[i] = np.inf
-        xi, yi = round(x[i]), round(y[i])
-        if others.min() < isolation or not (30 < xi < nx - 30 and 30 < yi < ny - 30):
-            continue
-        if bad[yi - 7 : yi + 8, xi - 7 : xi + 8].any():
-            continue
-        if max_peak is not None and peak[i] > max_peak:
-            continue
-        chosen.append((x[i], y[i]))
-        if len(chosen) == count:
-            break
-    return np.array(chosen)
-
-
-def centroids(image, xy, half=5):
-    """2-D Gaussian centroids in boxes of ``2 * half + 1`` px around ``xy`` (local sky off)."""
-    result = []
-    for x, y in xy:
-        xi, yi = round(x), round(y)
-        box = image[yi - half : yi + half + 1, xi - half : xi + half + 1]
-        sky = np.median(image[yi - 12 : yi + 13, xi - 12 : xi + 13])
-        cx, cy = centroid_2dg(box - sky)
-        result.append((xi - half + cx, yi - half + cy))
-    return np.array(result)
 
 
 # ------------------------------------------------------------------------------ fixtures

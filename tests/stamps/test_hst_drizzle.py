@@ -13,10 +13,13 @@ Measured (max |diff| / peak where wht > 0, max |wht diff| / max wht), 3 stars:
   ``*_final_mask.fits`` weight maps given as `HstStamp.weight`);
 - linear WCS, square, pixfrac 0.5, ERR: 2.0e-7, 1.5e-7;
 - linear WCS, gaussian, pixfrac 0.8, EXP: 2.4e-7, 1.8e-7;
-- 3rd-order SIP, square, pixfrac 1.0, EXP, default ``stepsize=10``: 3.4e-5, 1.04e-4
-  (drizzlepac interpolates its pixel mapping on a 10-px grid; the stamps use the exact
-  pixmap; weights are allowed 2e-4 here);
-- same SIP, pixfrac 0.5, ``stepsize=1`` (exact mapping in drizzlepac too): 2.6e-7, 0.
+- 3rd-order SIP, square, pixfrac 1.0, EXP, default ``stepsize=10``, stamps mapped with
+  AstroDrizzle's own interpolated mapping (`AstroDrizzleMapping`): 1.7e-7, 0 (with the
+  exact pixmap instead: 3.4e-5, 1.04e-4);
+- same SIP, pixfrac 0.5, ``stepsize=1`` (exact mapping in drizzlepac too), stamps with
+  the exact pixmap of their sliced WCS: 2.6e-7, 0;
+- SIP plus NPOL lookup tables (``WCSDVARR``, up to ~0.2 px), ``stepsize=10``,
+  `AstroDrizzleMapping`: 2.7e-7, 0.
 """
 
 import numpy as np
@@ -27,6 +30,7 @@ from astropy.wcs import WCS, Sip
 from spike.datasets.hst import make_acs_hrc_dithers, run_astrodrizzle
 from spike.stamps.geometry import OUTPUT_PAD, input_box, output_box, shift_wcs
 from spike.stamps.hst_drizzle import (
+    AstroDrizzleMapping,
     HstStamp,
     chip_wcslin_pscale,
     drizzle_hst_stamps,
@@ -57,6 +61,25 @@ SIP = {
 }
 
 
+def _add_npol(hdul):
+    """NPOL lookup tables (65x65, every 16 px) shifting pixels by up to ~0.2 px."""
+    header = hdul["SCI", 1].header
+    n = 65
+    yy, xx = np.mgrid[0:n, 0:n] / (n - 1)
+    for axis, amp in ((1, 0.06), (2, -0.05)):
+        table = amp * np.sin(2.3 * np.pi * xx + axis) * np.cos(1.7 * np.pi * yy)
+        ext = fits.ImageHDU(table.astype(np.float32), name="WCSDVARR", ver=axis)
+        for k in (1, 2):
+            ext.header[f"CRPIX{k}"], ext.header[f"CRVAL{k}"], ext.header[f"CDELT{k}"] = 1, 1, 16
+        hdul.append(ext)
+        header[f"CPDIS{axis}"] = "Lookup"
+        header[f"CPERR{axis}"] = float(np.abs(table).max())
+        header[f"DP{axis}.EXTVER"] = float(axis)
+        header[f"DP{axis}.NAXES"] = 2.0
+        header[f"DP{axis}.AXIS.1"] = 1.0
+        header[f"DP{axis}.AXIS.2"] = 2.0
+
+
 @pytest.fixture(scope="module")
 def dithers(tmp_path_factory):
     path = tmp_path_factory.mktemp("hrc")
@@ -84,6 +107,8 @@ def _psf_exposures(dithers, directory, *, sip):
             header = hdul["SCI", 1].header
             header["CTYPE1"], header["CTYPE2"] = "RA---TAN-SIP", "DEC--TAN-SIP"
             header.update(SIP)
+        if sip == "npol":
+            _add_npol(hdul)
         x, y = _chip_wcs(hdul).world_to_pixel_values(*sky)
         shape = hdul["SCI", 1].data.shape
         yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
@@ -106,10 +131,11 @@ def _psf_exposures(dithers, directory, *, sip):
 @pytest.fixture(scope="module")
 def psf_sets(dithers, tmp_path_factory):
     root = tmp_path_factory.mktemp("psf")
-    return {sip: _psf_exposures(dithers, root / f"sip{int(sip)}", sip=sip) for sip in (False, True)}
+    return {sip: _psf_exposures(dithers, root / f"dist{sip}", sip=sip)
+            for sip in (False, True, "npol")}
 
 
-def _stamps(files, grid, pbox, *, weights_dir=None):
+def _stamps(files, grid, pbox, *, weights_dir=None, stepsize=None):
     out_wcs = shift_wcs(grid.wcs, pbox)
     stamps = []
     for path in files:
@@ -121,8 +147,11 @@ def _stamps(files, grid, pbox, *, weights_dir=None):
             if weights_dir is not None:
                 mask = weights_dir / f"{primary['ROOTNAME'].strip().lower()}_sci1_final_mask.fits"
                 weight = fits.getdata(mask)[box.slices]
+            pixmap = None
+            if stepsize is not None:  # AstroDrizzle's own (interpolated) mapping
+                pixmap = AstroDrizzleMapping(chip, grid.wcs, stepsize=stepsize).pixmap(box, pbox)
             stamps.append(HstStamp(
-                data=hdul["SCI", 1].data[box.slices], wcs=shift_wcs(chip, box),
+                data=hdul["SCI", 1].data[box.slices], wcs=shift_wcs(chip, box), pixmap=pixmap,
                 exptime=float(primary["EXPTIME"]), units="counts",
                 wcslin_pscale=chip_wcslin_pscale(
                     chip, idcscale=header.get("IDCSCALE"), instrument=primary["INSTRUME"]
@@ -133,7 +162,7 @@ def _stamps(files, grid, pbox, *, weights_dir=None):
     return stamps, out_wcs
 
 
-def _compare(files, sky, drz, *, wht_type, weights_dir=None):
+def _compare(files, sky, drz, *, wht_type, weights_dir=None, stepsize=None):
     grid = drz_grid(drz)
     full, full_wht = fits.getdata(drz, "SCI"), fits.getdata(drz, "WHT")
     trim = (slice(OUTPUT_PAD, -OUTPUT_PAD),) * 2
@@ -141,7 +170,7 @@ def _compare(files, sky, drz, *, wht_type, weights_dir=None):
     for ra, dec in zip(*sky, strict=True):
         box = output_box(*grid.wcs.world_to_pixel_values(ra, dec), SIZE)
         pbox = box.pad(OUTPUT_PAD)
-        stamps, out_wcs = _stamps(files, grid, pbox, weights_dir=weights_dir)
+        stamps, out_wcs = _stamps(files, grid, pbox, weights_dir=weights_dir, stepsize=stepsize)
         data, wht, ctx = drizzle_hst_stamps(
             stamps, out_wcs, pixfrac=grid.pars["pixfrac"], kernel=grid.pars["kernel"],
             fillval=grid.pars["fillval"], wht_type=wht_type, bits=BITS,
@@ -159,16 +188,18 @@ def _compare(files, sky, drz, *, wht_type, weights_dir=None):
 
 
 CASES = [
-    pytest.param(False, "square", 1.0, "EXP", 10, id="linear-square-1.0-EXP"),
-    pytest.param(False, "square", 0.5, "ERR", 10, id="linear-square-0.5-ERR"),
-    pytest.param(False, "gaussian", 0.8, "EXP", 10, id="linear-gaussian-0.8-EXP"),
-    pytest.param(True, "square", 1.0, "EXP", 10, id="sip-square-1.0-EXP"),
-    pytest.param(True, "square", 0.5, "EXP", 1, id="sip-square-0.5-EXP-stepsize1"),
+    pytest.param(False, "square", 1.0, "EXP", 10, None, id="linear-square-1.0-EXP"),
+    pytest.param(False, "square", 0.5, "ERR", 10, None, id="linear-square-0.5-ERR"),
+    pytest.param(False, "gaussian", 0.8, "EXP", 10, None, id="linear-gaussian-0.8-EXP"),
+    pytest.param(True, "square", 1.0, "EXP", 10, 10, id="sip-square-1.0-EXP-mapping"),
+    pytest.param(True, "square", 0.5, "EXP", 1, None, id="sip-square-0.5-EXP-stepsize1-exact"),
+    pytest.param("npol", "square", 1.0, "EXP", 10, 10, id="sip-npol-square-1.0-EXP-mapping"),
 ]
 
 
-@pytest.mark.parametrize(("sip", "kernel", "pixfrac", "wht_type", "stepsize"), CASES)
-def test_stamps_match_astrodrizzle(psf_sets, tmp_path, sip, kernel, pixfrac, wht_type, stepsize):
+@pytest.mark.parametrize(("sip", "kernel", "pixfrac", "wht_type", "stepsize", "mapping"), CASES)
+def test_stamps_match_astrodrizzle(psf_sets, tmp_path, sip, kernel, pixfrac, wht_type, stepsize,
+                                   mapping):
     files, sky = psf_sets[sip]
     drz = run_astrodrizzle(
         files, "psf", workdir=tmp_path, options=OPTIONS | {"stepsize": stepsize},
@@ -180,9 +211,9 @@ def test_stamps_match_astrodrizzle(psf_sets, tmp_path, sip, kernel, pixfrac, wht
     assert grid.pars["units"] == "cps" and grid.pars["fillval"] is None
     assert grid.pars["exptimes"] == [60.0] * len(files) and grid.pars["texptime"] == 180.0
     assert grid.shape == (1000, 1000)
-    data_diff, wht_diff = _compare(files, sky, drz, wht_type=wht_type)
+    data_diff, wht_diff = _compare(files, sky, drz, wht_type=wht_type, stepsize=mapping)
     assert data_diff <= TOL, data_diff
-    assert wht_diff <= (2 * TOL if sip and stepsize > 1 else TOL), wht_diff
+    assert wht_diff <= TOL, wht_diff
     if wht_type == "EXP" and not sip and kernel == "square":
         # the science run's own weight maps (clean=False) used as ready-made weights
         data_diff, wht_diff = _compare(files, sky, drz, wht_type=wht_type, weights_dir=tmp_path)

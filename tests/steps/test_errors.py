@@ -185,15 +185,21 @@ def test_missing_catalog(clean_run, jwst_asn):
               match=r"catalog nowhere\.ecsv does not exist")
 
 
-def test_non_jwst_input(clean_run, star, tmp_path):
-    path = tmp_path / "data" / "ibxx01abq_flt.fits"
+def test_unsupported_mission_input(clean_run, star, tmp_path):
+    path = tmp_path / "data" / "SPITZER_I1_0001_cbcd.fits"
     path.parent.mkdir()
     hdu = fits.PrimaryHDU(np.zeros((10, 10), np.float32))
-    hdu.header["TELESCOP"] = "HST"
+    hdu.header["TELESCOP"] = "Spitzer"
     hdu.writeto(path)
     clean_run(DrizzlePSFStep, str(path), **star, exc=ValueError,
-              match=r"Exposures of HST are not supported yet; this version of spike "
-                    r"drizzles PSFs for JWST, ROMAN imaging")
+              match=r"Exposures of SPITZER are not supported yet; this version of spike "
+                    r"drizzles PSFs for JWST, ROMAN, HST imaging")
+
+
+def test_hst_only_parameters_rejected_for_jwst(clean_run, jwst_asn, star):
+    clean_run(DrizzlePSFStep, str(jwst_asn), **star, engine="astrodrizzle", exc=ValueError,
+              match=r"engine='astrodrizzle' and mask_dir are HST \(AstroDrizzle\) parameters; "
+                    r"JWST PSFs are resampled with the pipeline's own code")
 
 
 def test_reference_mosaic_and_output_wcs_together(clean_run, jwst_asn, star):

@@ -1,4 +1,4 @@
-"""Offline AstroDrizzle runs: `run_astrodrizzle` (re-exported by `spike.datasets.hst`).
+"""Offline AstroDrizzle runs: `run_astrodrizzle` (also re-exported by `spike.datasets.hst`).
 
 Also the context managers that silence drizzlepac's known warnings and undo its changes to
 the interpreter (root logger, streams, ``sys.excepthook``), the check of parameters against
