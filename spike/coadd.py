@@ -5,16 +5,18 @@ own resample code; this module renders detector-sampled stamps and handles the c
 geometry (see `spike.stamps.geometry` for why and how much it pads).
 """
 
+import copy
 import logging
 
 import numpy as np
 
 from spike.generate import fill_instrument_meta
+from spike.progress import Progress
 from spike.stamps.fitswcs import as_gwcs
 from spike.stamps.geometry import OUTPUT_PAD, input_box, output_box
 from spike.stamps.render import render_stamp
 
-__all__ = ["drizzle_psfs", "default_output_size"]
+__all__ = ["drizzle_psfs", "default_output_size", "merge_products"]
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,9 @@ def drizzle_psfs(adapter, exposure_psfs, grid, *, output_size):
     table = np.zeros(n_src, dtype=DRIZZLED_SOURCE_DTYPE)
     contributions = np.zeros((n_src, n_exp), dtype=np.uint8)
 
+    progress = Progress(n_src, "sources drizzled", log)
     for s, sid in enumerate(order):
+        progress.update(s)
         ra, dec, entries = per_source[sid]
         xm, ym = (float(v) for v in grid.wcs.world_to_pixel_values(ra, dec))
         box = output_box(xm, ym, output_size)
@@ -96,7 +100,9 @@ def drizzle_psfs(adapter, exposure_psfs, grid, *, output_size):
         contributions[s, used] = 1
         table[s] = (sid.encode(), ra, dec, xm, ym, box.xstart, box.ystart, len(used),
                     float(np.nansum(data[s])))
-        log.info("Source %s: drizzled %d exposure PSF(s)", sid, len(used))
+        log.log(logging.DEBUG if progress.enabled else logging.INFO,
+                "Source %s: drizzled %d exposure PSF(s)", sid, len(used))
+    progress.update(n_src)
 
     out = DrizzledPSFModel(data=data, wht=wht, con=con, sources=table,
                            exposures=_exposure_table(adapter), contributions=contributions)
@@ -184,3 +190,22 @@ def _exposure_table(adapter):
 
 def _as_str(value):
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def merge_products(parts):
+    """Concatenate `~spike.datamodels.DrizzledPSFModel` s of the same run along sources."""
+    from spike.datamodels import DrizzledPSFModel
+
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    out = DrizzledPSFModel(
+        data=np.concatenate([p.data for p in parts]),
+        wht=np.concatenate([p.wht for p in parts]),
+        con=np.concatenate([p.con for p in parts]),
+        sources=np.concatenate([np.asarray(p.sources) for p in parts]),
+        exposures=np.asarray(first.exposures),
+        contributions=np.concatenate([p.contributions for p in parts]),
+    )
+    out._instance["meta"] = copy.deepcopy(first._instance["meta"])
+    return out

@@ -85,7 +85,7 @@ def locate_sources(adapter, sources):
     return Coverage(x=x, y=y, covered=covered)
 
 
-def generate_psfs(adapter, sources, method, *, stamp_size, coverage=None):
+def generate_psfs(adapter, sources, method, *, stamp_size, coverage=None, prepared=None):
     """Return the model PSFs of every exposure at the sources it covers.
 
     Parameters
@@ -100,6 +100,10 @@ def generate_psfs(adapter, sources, method, *, stamp_size, coverage=None):
         Odd PSF stamp size in detector pixels.
     coverage : Coverage, optional
         Result of `locate_sources`, computed when not given.
+    prepared : dict, optional
+        ``{exposure_index: PSFModel}`` of models already prepared (by an earlier call for
+        other sources); models prepared here are added to it, so a run in batches prepares
+        each exposure once.
 
     Returns
     -------
@@ -123,7 +127,11 @@ def generate_psfs(adapter, sources, method, *, stamp_size, coverage=None):
             msg = (f"PSF method {method.name!r} does not support {det.mission.upper()} "
                    f"exposure {det.filename} ({det.label()})")
             raise ValueError(msg)
-        model = method.prepare(det)
+        if prepared is None:
+            prepared = {}
+        if e not in prepared:
+            prepared[e] = method.prepare(det)
+        model = prepared[e]
         os_ = int(model.oversampling)
         cube = np.empty((idx.size, stamp_size * os_, stamp_size * os_), dtype=np.float32)
         table = np.zeros(idx.size, dtype=SOURCE_DTYPE)

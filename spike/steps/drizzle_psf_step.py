@@ -2,12 +2,10 @@
 
 import logging
 
-from spike.coadd import default_output_size, drizzle_psfs
-from spike.generate import generate_psfs, locate_sources
-from spike.missions import open_exposures
 from spike.sources import resolve_sources
-from spike.steps._common import GENERATE_SPEC, RESAMPLE_SPEC, build_method
+from spike.steps._common import GENERATE_SPEC, RESAMPLE_SPEC
 from spike.stpipe.core import SpikeStep
+from spike.workflow import DrizzleRequest, drizzle_sources
 
 __all__ = ["DrizzlePSFStep"]
 
@@ -44,11 +42,31 @@ class DrizzlePSFStep(SpikeStep):
         """Return the `~spike.datamodels.DrizzledPSFModel`."""
         self._check_pars()
         table = resolve_sources(ra=self.ra, dec=self.dec, catalog=self.catalog, sources=sources)
-        with open_exposures(input_data, product_name=self.product_name) as adapter:
-            method = build_method(self.method, mission=adapter.mission,
-                                  oversampling=self.oversampling, psf_path=self.psf_path,
-                                  user_psf=user_psf)
-            result, exposure_psfs = self._drizzle(adapter, table, method)
+        request = DrizzleRequest(
+            method=self.method, method_options=self.method_options,
+            oversampling=self.oversampling, stamp_size=self.stamp_size,
+            output_size=self.output_size, psf_path=self.psf_path,
+            product_name=self.product_name,
+            grid={"reference_mosaic": self.reference_mosaic, "output_wcs": self.output_wcs,
+                  "output_shape": self.output_shape,
+                  "pixel_scale_ratio": self.pixel_scale_ratio,
+                  "pixel_scale": self.pixel_scale, "rotation": self.rotation,
+                  "crpix": self.crpix, "crval": self.crval,
+                  **{k: getattr(self, k) for k in _DRIZ_PARS}},
+            hst={k: getattr(self, k) for k in _HST_PARS},
+            keep_exposure_psfs=bool(self.save_exposure_psfs or self.save_plots),
+        )
+        if self.scheduler:
+            from spike.parallel import drizzle_in_parallel
+
+            if user_psf is not None:
+                msg = "scheduler: a Python PSF object cannot be sent to workers; use psf_path"
+                raise ValueError(msg)
+            result, exposure_psfs = drizzle_in_parallel(input_data, table, request,
+                                                        scheduler=self.scheduler)
+        else:
+            result, exposure_psfs = drizzle_sources(input_data, table, request,
+                                                    user_psf=user_psf)
         if self.save_exposure_psfs:
             for _, model in exposure_psfs:
                 model.meta.cal_step.generate_psf = "COMPLETE"
@@ -65,33 +83,6 @@ class DrizzlePSFStep(SpikeStep):
         if self.output_file is None:
             self.output_use_model = True
         return result
-
-    def _drizzle(self, adapter, table, method):
-        """Work out the grid, model the PSFs and drizzle them; return the product and PSFs."""
-        pars = {k: getattr(self, k) for k in _DRIZ_PARS}
-        if adapter.mission == "hst":
-            pars.update({k: getattr(self, k) for k in _HST_PARS})
-        elif self.engine != "drizzle" or self.mask_dir:
-            msg = (f"engine={self.engine!r} and mask_dir are HST (AstroDrizzle) parameters; "
-                   f"{adapter.mission.upper()} PSFs are resampled with the pipeline's own code")
-            raise ValueError(msg)
-        grid = adapter.output_grid(
-            reference_mosaic=self.reference_mosaic, output_wcs=self.output_wcs,
-            output_shape=self.output_shape, pixel_scale_ratio=self.pixel_scale_ratio,
-            pixel_scale=self.pixel_scale, rotation=self.rotation, crpix=self.crpix,
-            crval=self.crval, **pars)
-        log.info("Output grid (%s%s): %d x %d pixels of %.5f arcsec", grid.source,
-                 f" {grid.reference}" if grid.reference else "", grid.shape[1], grid.shape[0],
-                 grid.pixel_scale)
-        coverage = locate_sources(adapter, table)
-        exposure_psfs = generate_psfs(adapter, table, method, stamp_size=self.stamp_size,
-                                      coverage=coverage)
-        size = self.output_size or default_output_size(self.stamp_size, grid, adapter)
-        result = drizzle_psfs(adapter, exposure_psfs, grid, output_size=size)
-        result.meta.product_name = adapter.product_name
-        result.meta.filename = f"{adapter.product_name}.asdf"
-        result.meta.cal_step.drizzle_psf = "COMPLETE"
-        return result, exposure_psfs
 
     def _check_pars(self):
         for name in ("output_shape", "crpix", "crval"):

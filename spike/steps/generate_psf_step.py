@@ -42,7 +42,7 @@ class GeneratePSFStep(SpikeStep):
         with open_exposures(input_data, product_name=self.product_name) as adapter:
             method = build_method(self.method, mission=adapter.mission,
                                   oversampling=self.oversampling, psf_path=self.psf_path,
-                                  user_psf=user_psf)
+                                  user_psf=user_psf, options=self.method_options)
             products = [m for _, m in generate_psfs(adapter, table, method,
                                                      stamp_size=self.stamp_size)]
         for model in products:

@@ -8,7 +8,10 @@ import pytest
 import spike.psf
 from spike.psf import registry
 from spike.psf.base import PSFMethod
+from spike.psf.epsf import EPSFMethod
 from spike.psf.optical import OpticalPSFMethod
+from spike.psf.psfex import PSFExMethod
+from spike.psf.stdpsf import STDPSFMethod
 from spike.psf.stpsf_method import STPSFMethod
 from spike.psf.user import UserPSFMethod
 
@@ -19,6 +22,9 @@ from spike.psf.user import UserPSFMethod
         ("optical", OpticalPSFMethod, ("jwst", "hst")),
         ("stpsf", STPSFMethod, ("jwst", "roman")),
         ("user", UserPSFMethod, ("jwst", "roman", "hst")),
+        ("epsf", EPSFMethod, ("hst", "jwst", "roman")),
+        ("psfex", PSFExMethod, ("hst", "jwst", "roman")),
+        ("stdpsf", STDPSFMethod, ("hst", "jwst", "roman")),
     ],
 )
 def test_builtin_methods_registered(name, cls, missions):

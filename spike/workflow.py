@@ -1,0 +1,113 @@
+"""The drizzled-PSF computation as one plain function (no stpipe), used by the step and by
+parallel workers (`spike.parallel`)."""
+
+import logging
+from dataclasses import dataclass, field
+
+from spike.coadd import default_output_size, drizzle_psfs, merge_products
+from spike.generate import Coverage, generate_psfs, locate_sources
+from spike.missions import open_exposures
+
+__all__ = ["BATCH", "DrizzleRequest", "drizzle_sources"]
+
+log = logging.getLogger(__name__)
+
+#: Sources modelled and drizzled together (the exposure stamps of a batch are in memory).
+BATCH = 200
+
+
+@dataclass
+class DrizzleRequest:
+    """Everything `drizzle_sources` needs besides the inputs and sources (picklable).
+
+    Attributes
+    ----------
+    method : str or None
+        PSF method name (None: the mission's default).
+    method_options : str or dict or None
+        Further options of the method (``"min_stars=5,box_size=21"``).
+    oversampling : int
+    stamp_size : int
+    output_size : int or None
+    psf_path : str or None
+    product_name : str or None
+    grid : dict
+        Keyword arguments of the adapter's ``output_grid``.
+    hst : dict
+        HST-only ``output_grid`` arguments (``final_wht_type``, ``engine``, ``mask_dir``);
+        refused for the other missions unless at their defaults.
+    keep_exposure_psfs : bool
+        Keep every source's exposure PSFs (to save or plot them).
+    """
+
+    method: str | None = None
+    method_options: str | dict | None = None
+    oversampling: int = 4
+    stamp_size: int = 41
+    output_size: int | None = None
+    psf_path: str | None = None
+    product_name: str | None = None
+    grid: dict = field(default_factory=dict)
+    hst: dict = field(default_factory=dict)
+    keep_exposure_psfs: bool = False
+
+
+def drizzle_sources(input_data, table, request, *, user_psf=None):
+    """Open the exposures, model their PSFs at the sources and drizzle them.
+
+    Parameters
+    ----------
+    input_data : str, Path, dict, list, model or model library
+        The science exposures (see `spike.missions.open_exposures`).
+    table : `~astropy.table.Table`
+        Sources (``id``, ``ra``, ``dec``).
+    request : DrizzleRequest
+    user_psf : optional
+        For ``method='user'`` from Python.
+
+    Returns
+    -------
+    result : `~spike.datamodels.DrizzledPSFModel`
+    exposure_psfs : list of tuple
+        ``(exposure_index, ExposurePSFModel)``: every source's with
+        ``request.keep_exposure_psfs``; otherwise the sources went through in batches of
+        `BATCH` (each exposure's PSF model prepared once for all), which bounds the memory
+        held by the oversampled exposure stamps, and only the last batch's are returned.
+    """
+    from spike.steps._common import build_method
+
+    with open_exposures(input_data, product_name=request.product_name) as adapter:
+        method = build_method(request.method, mission=adapter.mission,
+                              oversampling=request.oversampling, psf_path=request.psf_path,
+                              user_psf=user_psf, options=request.method_options)
+        pars = dict(request.grid)
+        if adapter.mission == "hst":
+            pars.update(request.hst)
+        elif request.hst.get("engine", "drizzle") != "drizzle" or request.hst.get("mask_dir"):
+            msg = (f"engine={request.hst.get('engine')!r} and mask_dir are HST (AstroDrizzle) "
+                   f"parameters; {adapter.mission.upper()} PSFs are resampled with the "
+                   "pipeline's own code")
+            raise ValueError(msg)
+        grid = adapter.output_grid(**pars)
+        log.info("Output grid (%s%s): %d x %d pixels of %.5f arcsec", grid.source,
+                 f" {grid.reference}" if grid.reference else "", grid.shape[1], grid.shape[0],
+                 grid.pixel_scale)
+        coverage = locate_sources(adapter, table)  # all covered, or a NoCoverageError
+        size = request.output_size or default_output_size(request.stamp_size, grid, adapter)
+        batch = len(table) if request.keep_exposure_psfs else BATCH
+        prepared, parts = {}, []
+        for start in range(0, len(table), batch):
+            chunk = table[start : start + batch]
+            if len(table) > batch:
+                log.info("Sources %d-%d of %d", start + 1, start + len(chunk), len(table))
+            part = slice(start, start + batch)
+            psfs = generate_psfs(adapter, chunk, method, stamp_size=request.stamp_size,
+                                 prepared=prepared, coverage=Coverage(
+                                     coverage.x[:, part], coverage.y[:, part],
+                                     coverage.covered[:, part]))
+            parts.append(drizzle_psfs(adapter, psfs, grid, output_size=size))
+        result, exposure_psfs = merge_products(parts), psfs
+        result.meta.product_name = adapter.product_name
+        result.meta.filename = f"{adapter.product_name}.asdf"
+        result.meta.cal_step.drizzle_psf = "COMPLETE"
+    return result, exposure_psfs
