@@ -1,11 +1,14 @@
-"""The ``spike`` command: ``spike demo`` runs the whole job on simulated JWST and Roman data."""
+"""The ``spike`` command: ``spike demo`` runs the whole job on simulated JWST and Roman data
+and on real HST exposures."""
 
 import argparse
 import logging
 import sys
 from pathlib import Path
 
-__all__ = ["main", "run_demo", "run_roman_demo"]
+import numpy as np
+
+__all__ = ["main", "run_demo", "run_hst_demo", "run_roman_demo"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,102 @@ def run_roman_demo(directory, *, method=None):
     return {"asn": asn, "mosaic": mosaic, "psf": product, "report": report}
 
 
+def run_hst_demo(directory, *, method=None):
+    """Drizzle PSFs of the real ACS/HRC 47 Tuc exposure in four dithered copies.
+
+    Writes into ``directory``: the dithered ``_flt`` copies and their association
+    (``flt/``), the science drizzle by AstroDrizzle with its final masks (``sci/``), the
+    drizzled PSF product at three stars of the drz (``*_psf.asdf``, method ``epsf`` by
+    default: built from each exposure's own stars) and its quicklook PNG.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Output directory (created if needed).
+    method : str, optional
+        PSF method (default: ``epsf``).
+
+    Returns
+    -------
+    dict
+        Paths of what was written, and the centroid/FWHM comparison of PSF and stars.
+    """
+    from types import SimpleNamespace
+
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    from spike.datamodels import open as spike_open
+    from spike.datasets.hst import make_acs_hrc_dithers, run_astrodrizzle
+    from spike.steps import DrizzlePSFStep
+    from spike.validation import compare_with_stars
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    dithers = make_acs_hrc_dithers(directory / "flt", offsets=_HST_DEMO_OFFSETS, seed=0)
+    print(f"wrote {len(dithers.files)} dithered copies of the real ACS/HRC exposure; "
+          f"association {dithers.asn}")
+    drz = run_astrodrizzle(dithers.asn, "spike_hst_demo", workdir=directory / "sci",
+                           final_pixfrac=0.8)
+    print(f"science drizzle (AstroDrizzle): {drz}")
+    with fits.open(drz) as hdul:
+        image = hdul["SCI"].data.astype(float)
+        wcs = WCS(hdul["SCI"].header)
+    x, y = _demo_stars(dithers.files[0], image, wcs)
+    ra, dec = wcs.pixel_to_world_values(x, y)
+    DrizzlePSFStep(output_dir=str(directory), save_results=True, method=method or "epsf",
+                   ra=list(ra), dec=list(dec), reference_mosaic=str(drz), stamp_size=25,
+                   save_plots=True).run(str(dithers.asn))
+    product = directory / "j8bt06d10_psf.asdf"
+    report = compare_with_stars(spike_open(product), SimpleNamespace(data=image))
+    _print_report(report)
+    print(f"drizzled PSF: {product}\nquicklook:    {directory / 'j8bt06d10_psf.png'}")
+    return {"asn": dithers.asn, "mosaic": drz, "psf": product, "report": report}
+
+
+#: Brightest star peak (electrons) the HST demo uses: well inside the HRC's linear range.
+_HST_DEMO_MAX_PEAK = 20000.0
+#: Sub-pixel dithers of the HST demo (pixels).
+_HST_DEMO_OFFSETS = ((0.0, 0.0), (2.5, 1.5), (-1.5, 3.25), (1.25, -2.75))
+
+
+def _demo_stars(flt, image, wcs, count=3):
+    """Drz positions of ``count`` bright, isolated, point-like stars, measured (Gaussian fits)
+    on the first exposure ``flt``, where their pixels carry no DQ flag (saturation,
+    defects) and their peak is below `_HST_DEMO_MAX_PEAK`."""
+    from astropy.io import fits
+    from astropy.stats import sigma_clipped_stats
+    from astropy.wcs import WCS
+    from photutils.detection import DAOStarFinder
+
+    from spike.validation import local_background, measure
+
+    with fits.open(flt) as hdul:
+        sci = hdul["SCI", 1].data.astype(float)
+        bad = hdul["DQ", 1].data != 0
+        flt_wcs = WCS(hdul["SCI", 1].header, hdul)
+    _, median, std = sigma_clipped_stats(sci[~bad], sigma=3.0)
+    found = DAOStarFinder(fwhm=2.5, threshold=30 * std, exclude_border=True)(sci - median)
+    xs, ys, peaks = (np.asarray(found[c]) for c in ("x_centroid", "y_centroid", "peak"))
+    ny, nx = sci.shape
+    chosen, widths = [], []
+    for i in np.argsort(-peaks):
+        others = np.hypot(xs - xs[i], ys - ys[i])
+        others[i] = np.inf
+        xi, yi = round(xs[i]), round(ys[i])
+        if (others.min() < 15 or not (40 < xi < nx - 40 and 40 < yi < ny - 40)
+                or peaks[i] > _HST_DEMO_MAX_PEAK or bad[yi - 8 : yi + 9, xi - 8 : xi + 9].any()):
+            continue
+        fx, fy, _ = measure(sci - local_background(sci, xs[i], ys[i]), xs[i], ys[i], box=9)
+        x, y = (float(v) for v in wcs.world_to_pixel_values(*flt_wcs.pixel_to_world_values(fx, fy)))
+        chosen.append((x, y))
+        widths.append(measure(image - local_background(image, x, y), x, y, box=9)[2])
+        if len(chosen) == 3 * count:
+            break
+    keep = np.asarray(widths) < 1.2 * np.median(widths)  # drop blends
+    return np.array(chosen)[keep][:count].T
+
+
 def _print_report(report):
     for row in report:
         print(f"  source {row['id']}: centroid offset {row['offset']:.3f} px, "
@@ -129,14 +228,15 @@ def main(argv=None):
     """Entry point of the ``spike`` command."""
     parser = argparse.ArgumentParser(prog="spike", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="drizzle the PSF of simulated JWST and Roman mosaics, "
-                                       "offline")
+    demo = sub.add_parser("demo", help="drizzle the PSF of simulated JWST and Roman mosaics "
+                                       "and of real HST exposures, offline")
     demo.add_argument("--output-dir", default="spike-demo",
                       help="where to write (default: %(default)s)")
-    demo.add_argument("--mission", choices=("jwst", "roman", "all"), default="all",
+    demo.add_argument("--mission", choices=("jwst", "roman", "hst", "all"), default="all",
                       help="which demo to run (default: %(default)s)")
     demo.add_argument("--method", default=None,
-                      help="PSF method (default: optical for JWST, galsim for Roman)")
+                      help="PSF method (default: optical for JWST, galsim for Roman, epsf for "
+                           "HST)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "demo":
@@ -146,6 +246,8 @@ def main(argv=None):
                      method=args.method or "optical")
         if args.mission in ("roman", "all"):
             run_roman_demo(out / "roman" if args.mission == "all" else out, method=args.method)
+        if args.mission in ("hst", "all"):
+            run_hst_demo(out / "hst" if args.mission == "all" else out, method=args.method)
     return 0
 
 

@@ -98,3 +98,22 @@ def test_roman_demo_end_to_end(tmp_path):
     ratios = np.array([row["fwhm_ratio"] for row in result["report"]])
     assert np.all(offsets < 0.05), offsets
     assert np.all(np.abs(ratios - 1) < 0.05), ratios
+
+
+def test_hst_demo(tmp_path):
+    """``spike demo --mission hst``: real ACS/HRC exposures, AstroDrizzle, ePSFs."""
+    import hashlib
+
+    from spike.datasets.hst import hst_example_path
+
+    original = hst_example_path("acs_hrc")
+    before = hashlib.sha256(original.read_bytes()).hexdigest()
+    result = cli.run_hst_demo(tmp_path / "hst")
+    assert result["mosaic"].name == "spike_hst_demo_drz.fits"
+    assert (tmp_path / "hst" / "j8bt06d10_psf.png").read_bytes()[:8] == PNG_SIGNATURE
+    with spike_open(result["psf"]) as model:
+        assert model.meta.mission == "hst" and model.meta.psf.method == "epsf"
+        assert list(model.sources["n_exposures"]) == [4, 4, 4]
+    for row in result["report"]:
+        assert row["offset"] <= 0.05 and abs(row["fwhm_ratio"] - 1) <= 0.05, row
+    assert hashlib.sha256(original.read_bytes()).hexdigest() == before
