@@ -12,7 +12,8 @@ The pipeline is the one of ``jwst.assign_wcs`` for imaging::
 The SIAF Idl->Sci polynomials give the inverse. They are not an exact inverse of Sci->Idl
 (full-frame round trips of 6e-4 px for NRCA1, 0.04-0.05 px for NRCA5 and NIS_CEN, 0.1 px
 for MIRIM_FULL), so a small correction polynomial, fitted over the data array, is appended
-whenever their round trip exceeds 2e-5 px. The pixel round trip is then ~1e-6 px.
+whenever their round trip exceeds 2e-5 px. The pixel round trip is then ~1e-6 px. The
+SIAF polynomial and gwcs helpers are shared with the Roman factory (`spike.datasets._siaf_poly`).
 """
 
 import functools
@@ -21,15 +22,16 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from astropy import coordinates as coord
-from astropy import units as u
-from astropy.modeling import models as am
-from gwcs import coordinate_frames as cf
-from gwcs import wcs as gwcs_wcs
-from gwcs.geometry import CartesianToSpherical, SphericalToCartesian
 from jwst.assign_wcs.pointing import compute_roll_ref
 from jwst.assign_wcs.util import calc_rotation_matrix
 from stcal.alignment.util import compute_s_region_imaging
+
+from spike.datasets._siaf_poly import (
+    detector_to_v2v3,
+    level2_gwcs,
+    pixel_to_v2v3,
+    v2v3_to_sky,
+)
 
 __all__ = [
     "ApertureInfo",
@@ -38,7 +40,6 @@ __all__ = [
     "make_jwst_gwcs",
     "reference_pixel_mask",
     "solve_pointing",
-    "star_detector_positions",
     "wcs_metadata",
 ]
 
@@ -50,8 +51,6 @@ _EXP_TYPES = {"NIRCAM": "NRC_IMAGE", "NIRISS": "NIS_IMAGE", "MIRI": "MIR_IMAGE",
 _ELEMENTS = {"NIRISS": ("CLEAR", "F150W"), "MIRI": ("F770W", None), "FGS": (None, None)}
 #: Square subarray sizes whose ``SUB<n>`` name the datamodel schemas accept.
 _SQUARE_SUBARRAYS = (32, 64, 80, 128, 160, 256, 320, 512, 640, 2048)
-#: Largest accepted round-trip error of the inverse, in pixels, before a correction is fitted.
-_INVERSE_TOL = 2e-5
 
 
 @dataclass(frozen=True)
@@ -165,110 +164,6 @@ def aperture_info(aperture_name):
     )
 
 
-def _siaf_polynomial(ap, label, degree):
-    """SIAF coefficients ``<label>{i}{j}`` (of x**(i-j) y**j) as an astropy Polynomial2D."""
-    coeffs = {}
-    for i in range(degree + 1):
-        for j in range(i + 1):
-            coeffs[f"c{i - j}_{j}"] = float(getattr(ap, f"{label}{i}{j}"))
-    return am.Polynomial2D(degree, name=label, **coeffs)
-
-
-def _fit_polynomial_pair(u_in, v_in, x_out, y_out, degree):
-    """Least-squares polynomials (u, v) -> (x, y), with centred and scaled inputs."""
-    cu, cv = float(np.mean(u_in)), float(np.mean(v_in))
-    scale = float(max(np.ptp(u_in), np.ptp(v_in))) / 2 or 1.0
-    us, vs = (u_in - cu) / scale, (v_in - cv) / scale
-    terms = [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]
-    design = np.stack([us**i * vs**j for i, j in terms], axis=-1)
-    polys = []
-    for target in (x_out, y_out):
-        coef = np.linalg.lstsq(design, target, rcond=None)[0]
-        polys.append(
-            am.Polynomial2D(
-                degree, **{f"c{i}_{j}": c for (i, j), c in zip(terms, coef, strict=True)}
-            )
-        )
-    normalise = (am.Shift(-cu) & am.Shift(-cv)) | (am.Scale(1 / scale) & am.Scale(1 / scale))
-    return normalise | am.Mapping((0, 1, 0, 1)) | (polys[0] & polys[1])
-
-
-def _sci_to_idl_forward(ap):
-    degree = int(ap.Sci2IdlDeg)
-    return am.Mapping((0, 1, 0, 1)) | (
-        _siaf_polynomial(ap, "Sci2IdlX", degree) & _siaf_polynomial(ap, "Sci2IdlY", degree)
-    )
-
-
-def _sci_to_idl(ap, x_off, y_off, shape):
-    """Sci offsets -> ideal model, with an inverse accurate over the data array."""
-    degree = int(ap.Sci2IdlDeg)
-    forward = _sci_to_idl_forward(ap)
-    inverse = am.Mapping((0, 1, 0, 1)) | (
-        _siaf_polynomial(ap, "Idl2SciX", degree) & _siaf_polynomial(ap, "Idl2SciY", degree)
-    )
-    # Test the SIAF inverse over the data array (plus a margin) in science-frame offsets.
-    ny, nx = shape
-    margin = 8.0
-    grid = np.meshgrid(
-        np.linspace(-0.5 - margin, nx - 0.5 + margin, 41) + x_off,
-        np.linspace(-0.5 - margin, ny - 0.5 + margin, 41) + y_off,
-    )
-    sx, sy = (g.ravel() for g in grid)
-    ix, iy = inverse(*forward(sx, sy))
-    error = float(np.max(np.hypot(ix - sx, iy - sy)))
-    if error > _INVERSE_TOL:
-        for degree_fit in range(2, 10):
-            correction = _fit_polynomial_pair(ix, iy, sx, sy, degree_fit)
-            cx, cy = correction(ix, iy)
-            new_error = float(np.max(np.hypot(cx - sx, cy - sy)))
-            if new_error < _INVERSE_TOL / 4:
-                break
-        log.debug(
-            "%s: SIAF Idl2Sci round trip %.2g px; corrected to %.2g px (degree %d)",
-            ap.AperName, error, new_error, degree_fit,
-        )
-        inverse = inverse | correction
-    forward.inverse = inverse
-    forward.name = "sci_to_idl"
-    return forward
-
-
-def _idl_to_v2v3(ap):
-    """Planar Idl->V2V3 of JWST-STScI-001550 (including the V2Ref/V3Ref shift)."""
-    angle = np.deg2rad(ap.V3IdlYAngle)
-    parity = ap.VIdlParity
-    matrix = [
-        [parity * np.cos(angle), np.sin(angle)],
-        [-parity * np.sin(angle), np.cos(angle)],
-    ]
-    return am.AffineTransformation2D(
-        matrix=matrix, translation=[ap.V2Ref, ap.V3Ref], name="idl_to_v2v3"
-    )
-
-
-def _v2v3_to_sky(v2_ref, v3_ref, roll_ref, ra_ref, dec_ref):
-    """V2V3 (arcsec) -> ICRS (deg), exactly as ``jwst.assign_wcs.pointing.v23tosky``."""
-    angles = np.array([v2_ref / 3600, -v3_ref / 3600, roll_ref, dec_ref, -ra_ref])
-    rotation = am.RotationSequence3D(angles, axes_order="zyxyz")
-    model = (
-        (am.Scale(1 / 3600) & am.Scale(1 / 3600))
-        | SphericalToCartesian(wrap_lon_at=180)
-        | rotation
-        | CartesianToSpherical(wrap_lon_at=360)
-    )
-    model.name = "v23tosky"
-    return model
-
-
-def _detector_to_v2v3(info, subarray_origin, shape):
-    ap = info.siaf
-    x_off = subarray_origin[0] + 1 - ap.XSciRef
-    y_off = subarray_origin[1] + 1 - ap.YSciRef
-    to_sci = am.Shift(x_off, name="x_to_sci_offset") & am.Shift(y_off, name="y_to_sci_offset")
-    return to_sci | _sci_to_idl(ap, x_off, y_off, shape) | _idl_to_v2v3(ap)
-
-
 def make_jwst_gwcs(aperture_name, *, ra_ref, dec_ref, v3pa, subarray_origin=(0, 0), shape=None):
     """Build a JWST imaging gwcs from the SIAF, as ``assign_wcs`` does for ``_cal`` files.
 
@@ -310,27 +205,11 @@ def make_jwst_gwcs(aperture_name, *, ra_ref, dec_ref, v3pa, subarray_origin=(0, 
             f"{info.name} of shape {info.sci_shape}"
         )
         raise ValueError(msg)
-    ap = info.siaf
-    distortion = _detector_to_v2v3(info, (x0, y0), shape)
-    tel2sky = _v2v3_to_sky(ap.V2Ref, ap.V3Ref, v3pa, ra_ref, dec_ref)
-    detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
-    v2v3 = cf.Frame2D(
-        name="v2v3", axes_order=(0, 1), axes_names=("v2", "v3"), unit=(u.arcsec, u.arcsec)
+    distortion = detector_to_v2v3(
+        info.siaf, shape, origin=(x0, y0), shift_names=("x_to_sci_offset", "y_to_sci_offset")
     )
-    v2v3vacorr = cf.Frame2D(
-        name="v2v3vacorr", axes_order=(0, 1), axes_names=("v2", "v3"), unit=(u.arcsec, u.arcsec)
-    )
-    world = cf.CelestialFrame(reference_frame=coord.ICRS(), name="world")
-    pipeline = [
-        (detector, distortion),
-        (v2v3, am.Identity(2, name="dva_correction")),
-        (v2v3vacorr, tel2sky),
-        (world, None),
-    ]
-    wcs = gwcs_wcs.WCS(pipeline)
-    wcs.bounding_box = ((-0.5, nx - 0.5), (-0.5, ny - 0.5))
-    wcs.array_shape = (ny, nx)
-    return wcs
+    tel2sky = v2v3_to_sky(info.siaf.V2Ref, info.siaf.V3Ref, v3pa, ra_ref, dec_ref)
+    return level2_gwcs(distortion, tel2sky, shape)
 
 
 def solve_pointing(aperture_name, *, ra, dec, pa, pixel, subarray_origin=(0, 0), offset=(0.0, 0.0)):
@@ -361,12 +240,8 @@ def solve_pointing(aperture_name, *, ra, dec, pa, pixel, subarray_origin=(0, 0),
     """
     info = aperture_info(aperture_name)
     ap = info.siaf
-    x_off = subarray_origin[0] + 1 - ap.XSciRef
-    y_off = subarray_origin[1] + 1 - ap.YSciRef
-    x_idl, y_idl = _sci_to_idl_forward(ap)(pixel[0] + x_off, pixel[1] + y_off)
-    v2, v3 = _idl_to_v2v3(ap)(x_idl + offset[0], y_idl + offset[1])
-    v2, v3 = float(v2), float(v3)
-    tel2sky = _v2v3_to_sky(v2, v3, pa, ra, dec)
+    v2, v3 = pixel_to_v2v3(ap, pixel, origin=subarray_origin, offset=offset)
+    tel2sky = v2v3_to_sky(v2, v3, pa, ra, dec)
     ra_ref, dec_ref = tel2sky(ap.V2Ref, ap.V3Ref)
     ra_v1, dec_v1 = tel2sky(0.0, 0.0)
     return {
@@ -479,21 +354,3 @@ def band_elements(aperture_name, *, filter_name=None, pupil=None):
         band = pupil
     return filter_name, pupil, band
 
-
-def star_detector_positions(model, stars):
-    """Return the 0-based detector ``(x, y)`` of stars on one exposure.
-
-    Parameters
-    ----------
-    model : `~stdatamodels.jwst.datamodels.ImageModel`
-        Exposure with a gwcs in ``meta.wcs``.
-    stars : `~astropy.table.Table`
-        Table with ``ra`` and ``dec`` columns (deg).
-
-    Returns
-    -------
-    x, y : `numpy.ndarray`
-        Positions, NaN outside the exposure's bounding box.
-    """
-    x, y = model.meta.wcs.invert(np.asarray(stars["ra"], float), np.asarray(stars["dec"], float))
-    return np.atleast_1d(x).astype(float), np.atleast_1d(y).astype(float)

@@ -14,8 +14,8 @@ the ``rad`` schemas describe the border reference pixels "in the science frame")
 4088 x 4088 science area is the SIAF ``WFIxx_FULL`` aperture. romanisim's non-CRDS gwcs (from
 ``galsim.roman``) has no inverse; here the SIAF Idl->Sci polynomials give one, which is not an
 exact inverse of Sci->Idl (2-6e-3 px over an SCA), so a correction polynomial fitted over the
-data array is appended: the pixel round trip is then < 1e-5 px. The SIAF polynomial helpers
-are shared with the JWST factory (`spike.datasets._jwst_wcs`).
+data array is appended: the pixel round trip is then < 1e-5 px. The SIAF polynomial and gwcs
+helpers are shared with the JWST factory (`spike.datasets._siaf_poly`).
 """
 
 import functools
@@ -24,20 +24,16 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from astropy import coordinates as coord
 from astropy import units as u
 from astropy.coordinates import SkyCoord, get_body_barycentric_posvel
-from astropy.modeling import models as am
 from astropy.time import Time
-from gwcs import coordinate_frames as cf
-from gwcs import wcs as gwcs_wcs
 from stcal.alignment.util import compute_s_region_imaging
 
-from spike.datasets._jwst_wcs import (
-    _idl_to_v2v3,
-    _sci_to_idl,
-    _sci_to_idl_forward,
-    _v2v3_to_sky,
+from spike.datasets._siaf_poly import (
+    detector_to_v2v3,
+    level2_gwcs,
+    pixel_to_v2v3,
+    v2v3_to_sky,
 )
 
 __all__ = [
@@ -154,16 +150,6 @@ def _check_cutout(info, origin, shape):
         raise ValueError(msg)
 
 
-def _detector_to_v2v3(info, cutout_origin, shape):
-    ap = info.siaf
-    x_off = cutout_origin[0] + 1 - ap.XSciRef
-    y_off = cutout_origin[1] + 1 - ap.YSciRef
-    to_sci = am.Shift(x_off, name="cutout_x_to_sci") & am.Shift(y_off, name="cutout_y_to_sci")
-    model = to_sci | _sci_to_idl(ap, x_off, y_off, shape) | _idl_to_v2v3(ap)
-    model.name = "distortion"
-    return model
-
-
 def make_roman_gwcs(detector, *, ra_ref, dec_ref, roll_ref, cutout_origin=(0, 0), shape=None):
     """Build a Roman WFI level-2 gwcs from the SIAF, with the frames of ``assign_wcs``.
 
@@ -200,28 +186,14 @@ def make_roman_gwcs(detector, *, ra_ref, dec_ref, roll_ref, cutout_origin=(0, 0)
     origin = tuple(int(v) for v in cutout_origin)
     _check_cutout(info, origin, shape)
     ap = info.siaf
-    distortion = _detector_to_v2v3(info, origin, shape)
+    distortion = detector_to_v2v3(
+        ap, shape, origin=origin, shift_names=("cutout_x_to_sci", "cutout_y_to_sci"),
+        name="distortion",
+    )
     distortion.inputs = ("x", "y")
     distortion.outputs = ("v2", "v3")
-    tel2sky = _v2v3_to_sky(ap.V2Ref, ap.V3Ref, roll_ref, ra_ref, dec_ref)
-    detector_frame = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
-    v2v3 = cf.Frame2D(
-        name="v2v3", axes_order=(0, 1), axes_names=("v2", "v3"), unit=(u.arcsec, u.arcsec)
-    )
-    v2v3vacorr = cf.Frame2D(
-        name="v2v3vacorr", axes_order=(0, 1), axes_names=("v2", "v3"), unit=(u.arcsec, u.arcsec)
-    )
-    world = cf.CelestialFrame(reference_frame=coord.ICRS(), name="world")
-    wcs = gwcs_wcs.WCS([
-        (detector_frame, distortion),
-        (v2v3, am.Identity(2, name="dva_correction")),
-        (v2v3vacorr, tel2sky),
-        (world, None),
-    ])
-    ny, nx = shape
-    wcs.bounding_box = ((-0.5, nx - 0.5), (-0.5, ny - 0.5))
-    wcs.array_shape = (ny, nx)
-    return wcs
+    tel2sky = v2v3_to_sky(ap.V2Ref, ap.V3Ref, roll_ref, ra_ref, dec_ref)
+    return level2_gwcs(distortion, tel2sky, shape)
 
 
 def attitude_gwcs(detector, attitude, *, cutout_origin=(0, 0), shape=None):
@@ -279,7 +251,7 @@ class Attitude:
 
     def to_sky(self, v2, v3):
         """Return ICRS ``(ra, dec)`` (deg) of V2V3 ``(v2, v3)`` (arcsec)."""
-        ra, dec = _v2v3_to_sky(self.v2, self.v3, self.pa, self.ra, self.dec)(v2, v3)
+        ra, dec = v2v3_to_sky(self.v2, self.v3, self.pa, self.ra, self.dec)(v2, v3)
         return float(ra), float(dec)
 
     def reference(self, v2_ref, v3_ref):
@@ -316,12 +288,8 @@ def solve_attitude(detector, *, ra, dec, pa, pixel, cutout_origin=(0, 0), offset
     -------
     Attitude
     """
-    ap = sca_info(detector).siaf
-    x_off = cutout_origin[0] + 1 - ap.XSciRef
-    y_off = cutout_origin[1] + 1 - ap.YSciRef
-    x_idl, y_idl = _sci_to_idl_forward(ap)(pixel[0] + x_off, pixel[1] + y_off)
-    v2, v3 = _idl_to_v2v3(ap)(x_idl + offset[0], y_idl + offset[1])
-    return Attitude(v2=float(v2), v3=float(v3), pa=float(pa), ra=float(ra), dec=float(dec))
+    v2, v3 = pixel_to_v2v3(sca_info(detector).siaf, pixel, origin=cutout_origin, offset=offset)
+    return Attitude(v2=v2, v3=v3, pa=float(pa), ra=float(ra), dec=float(dec))
 
 
 def wcs_metadata(detector, *, attitude, wcs):

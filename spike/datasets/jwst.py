@@ -9,23 +9,20 @@ Poisson and read noise, and a few flagged pixels, so that ``jwst.resample`` and
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from astropy import units as u
-from astropy.coordinates import SkyCoord
 from astropy.table import Table, vstack
 from astropy.time import Time
-from photutils.psf import ImagePSF
 from stdatamodels.jwst.datamodels import ImageModel, dqflags
 
+from spike.datasets import _common
+from spike.datasets._common import star_detector_positions  # re-exported
 from spike.datasets._jwst_wcs import (
     aperture_info,
     band_elements,
-    make_jwst_gwcs,
+    make_jwst_gwcs,  # re-exported
     reference_pixel_mask,
     solve_pointing,
-    star_detector_positions,
     wcs_metadata,
 )
 from spike.psf.base import DetectorInfo
@@ -43,20 +40,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _DQ = dqflags.pixel
-#: Default dither pattern, in detector pixels (converted to ideal-frame arcsec).
-_DITHER_PIXELS = ((0.0, 0.0), (3.37, 1.71), (1.24, 4.58), (4.63, 6.29))
-#: Default star pattern (East, North offsets in units of the safe radius) and fluxes (Jy).
-_STAR_PATTERN = (
-    (0.03, -0.02), (0.55, 0.12), (-0.42, 0.47), (0.18, -0.63),
-    (-0.71, -0.22), (0.62, 0.57), (-0.15, 0.81), (0.34, -0.21),
-)
-_STAR_FLUX_JY = (3e-5, 1e-5, 2e-5, 6e-6, 1.5e-5, 8e-6, 2.5e-5, 1.2e-5)
 #: Instrument defaults: PHOTMJSR (MJy/sr per DN/s) and sky (MJy/sr).
 _PHOTMJSR = {"NIRCAM": 0.2, "NIRISS": 0.25, "MIRI": 0.4, "FGS": 1.0}
 _SKY = {"NIRCAM": 0.2, "NIRISS": 0.2, "MIRI": 8.0, "FGS": 0.2}
 _GAIN = 2.0
-_EDGE = 25.0
-_NEAR_STAR = 3.0
 _CAL_STEPS = (
     "dq_init", "saturation", "superbias", "refpix", "linearity", "persistence", "dark_sub",
     "jump", "ramp_fit", "gain_scale", "assign_wcs", "flat_field", "photom",
@@ -105,10 +92,7 @@ def default_jwst_stars(*, ra, dec, radius_arcsec):
     `~astropy.table.Table`
         Columns ``star``, ``ra``, ``dec`` (deg) and ``flux`` (Jy, 6-30 uJy).
     """
-    east, north = (np.array(c) * radius_arcsec * u.arcsec for c in zip(*_STAR_PATTERN, strict=True))
-    sky = SkyCoord(ra, dec, unit="deg").spherical_offsets_by(east, north)
-    star = np.arange(len(_STAR_PATTERN))
-    return Table({"star": star, "ra": sky.ra.deg, "dec": sky.dec.deg, "flux": _STAR_FLUX_JY})
+    return _common.star_pattern(ra=ra, dec=dec, radius_arcsec=radius_arcsec)
 
 
 def _update(node, values):
@@ -167,113 +151,6 @@ def _set_cal_metadata(model, *, info, pointing, origin, elements, visit, exposur
         skipped = info.instrument == "MIRI" and step in ("superbias", "persistence")
         setattr(meta.cal_step, step, "SKIPPED" if skipped else "COMPLETE")
     meta.asn.pool_name = "spike_simulation"
-
-
-def _resolve_psf_method(psf_method):
-    if psf_method is not None:
-        return psf_method
-    try:
-        from spike.psf.optical import OpticalPSFMethod
-    except ImportError as exc:
-        msg = "spike.psf.optical.OpticalPSFMethod is unavailable; pass psf_method explicitly"
-        raise ImportError(msg) from exc
-    return OpticalPSFMethod()
-
-
-def _render_stars(image, psf_model, xs, ys, fluxes, size):
-    """Add detector-sampled stars (ePSF through `ImagePSF`) to ``image`` in place."""
-    ny, nx = image.shape
-    half = size // 2
-    for x, y, flux in zip(xs, ys, fluxes, strict=True):
-        if not (np.isfinite(x) and np.isfinite(y)):
-            continue
-        x_lo, x_hi = max(round(x) - half, 0), min(round(x) + half + 1, nx)
-        y_lo, y_hi = max(round(y) - half, 0), min(round(y) + half + 1, ny)
-        if x_lo >= x_hi or y_lo >= y_hi:
-            continue
-        epsf = psf_model.evaluate(x, y, size=size)
-        star = ImagePSF(epsf, oversampling=psf_model.oversampling, x_0=x, y_0=y, flux=flux)
-        yy, xx = np.mgrid[y_lo:y_hi, x_lo:x_hi]
-        image[y_lo:y_hi, x_lo:x_hi] += star(xx, yy)
-
-
-def _random_pixels(rng, shape, count, avoid_xy, min_distance):
-    """``count`` random (y, x) pixels at least ``min_distance`` px from every ``avoid_xy``."""
-    ny, nx = shape
-    yy = rng.integers(0, ny, 4 * count + 16)
-    xx = rng.integers(0, nx, 4 * count + 16)
-    keep = np.ones(yy.size, bool)
-    for ax, ay in avoid_xy:
-        if np.isfinite(ax) and np.isfinite(ay):
-            keep &= np.hypot(xx - ax, yy - ay) >= min_distance
-    return yy[keep][:count], xx[keep][:count]
-
-
-def _noisy_arrays(rng, truth, *, conv, var_rnoise, flat_error=0.003):
-    """Data, ERR and variances (MJy/sr) from a noiseless image; ``conv`` is e- per MJy/sr."""
-    signal = np.clip(truth, 0, None)
-    data = rng.poisson(signal * conv) / conv + rng.normal(0.0, np.sqrt(var_rnoise))
-    var_poisson = signal / conv
-    var_flat = (flat_error * signal) ** 2
-    err = np.sqrt(var_poisson + var_rnoise + var_flat)
-    return [data, err, var_poisson, var_rnoise.copy(), var_flat]
-
-
-def _flag_pixels(rng, arrays, *, index, xs, ys, conv, refpix):
-    """Return the DQ array; corrupt or NaN the flagged pixels of ``arrays`` in place.
-
-    Reference pixels and random DO_NOT_USE pixels become NaN in every array; hot pixels
-    and, on odd exposures, a cosmic ray within 3 px of a star (JUMP_DET + DO_NOT_USE)
-    get high finite data. Random JUMP_DET-only pixels keep their data.
-    """
-    data, shape = arrays[0], arrays[0].shape
-    dq = np.zeros(shape, np.uint32)
-    dq[refpix] = _DQ["DO_NOT_USE"] | _DQ["REFERENCE_PIXEL"]
-    avoid = list(zip(xs, ys, strict=True))
-    count = max(4, data.size // 5000)
-    dq[_random_pixels(rng, shape, count, avoid, 8.0)] |= _DQ["DO_NOT_USE"]
-    nan = dq != 0
-    hot = _random_pixels(rng, shape, max(2, count // 4), avoid, 8.0)
-    dq[hot] |= _DQ["DO_NOT_USE"] | _DQ["HOT"]
-    data[hot] += 5e4 / conv
-    dq[_random_pixels(rng, shape, count, [], 0.0)] |= _DQ["JUMP_DET"]
-    on_array = np.flatnonzero(np.isfinite(xs) & np.isfinite(ys))
-    if index % 2 == 1 and on_array.size:
-        x, y = (v[on_array[(index // 2) % on_array.size]] for v in (xs, ys))
-        cy, cx = np.mgrid[round(y) - 2 : round(y) + 3, round(x) - 2 : round(x) + 3]
-        near = (np.hypot(cx - x, cy - y) <= _NEAR_STAR) & (cx >= 0) & (cy >= 0)
-        near &= (cx < shape[1]) & (cy < shape[0])
-        pick = rng.integers(near.sum())
-        cx, cy = cx[near][pick], cy[near][pick]
-        dq[cy, cx] |= _DQ["DO_NOT_USE"] | _DQ["JUMP_DET"]
-        data[cy, cx] += max(1e5 / conv, abs(data[cy, cx]))  # at least doubles the pixel
-    for array in arrays:
-        array[nan] = np.nan
-    return dq
-
-
-def _flagged_near_stars(dq, xs, ys, index):
-    names = ("exposure", "star", "x", "y", "dq", "distance")
-    rows = []
-    fy, fx = np.nonzero(dq)
-    for star, (x, y) in enumerate(zip(xs, ys, strict=True)):
-        if np.isfinite(x) and np.isfinite(y):
-            distance = np.hypot(fx - x, fy - y)
-            for k in np.flatnonzero(distance <= _NEAR_STAR):
-                rows.append((index, star, fx[k], fy[k], dq[fy[k], fx[k]], distance[k]))
-    return Table(rows=rows or None, names=names, dtype=(int, int, int, int, np.uint32, float))
-
-
-def _check_options(shape, psf_size, rotations, dithers):
-    if len(shape) != 2 or min(shape) < 2 * _EDGE + 10:
-        msg = f"shape must be (ny, nx) with both sizes >= {2 * _EDGE + 10:.0f}, got {shape}"
-    elif psf_size < 3 or psf_size % 2 == 0:
-        msg = f"psf_size must be an odd integer >= 3, got {psf_size}"
-    elif len(rotations) == 0 or len(dithers) == 0:
-        msg = "rotations and dithers must each hold at least one entry"
-    else:
-        return
-    raise ValueError(msg)
 
 
 def simulate_jwst_cal_exposures(
@@ -366,18 +243,18 @@ def simulate_jwst_cal_exposures(
     origin = tuple(int(v) for v in subarray_origin)
     scale = float(np.mean(info.pixel_scale))
     if dithers is None:
-        dithers = [(dx * scale, dy * scale) for dx, dy in _DITHER_PIXELS]
-    _check_options(shape, psf_size, rotations, dithers)
+        dithers = [(dx * scale, dy * scale) for dx, dy in _common.DITHER_PIXELS]
+    _common.check_options(shape, psf_size, rotations, dithers)
     if stars is None:
         max_dither = max(math.hypot(dx, dy) for dx, dy in dithers) / scale
-        radius = 0.96 * min(shape) / 2 - _EDGE - max_dither - 2
+        radius = 0.96 * min(shape) / 2 - _common.EDGE - max_dither - 2
         stars = default_jwst_stars(ra=ra, dec=dec, radius_arcsec=radius * scale)
     else:
         stars = Table(stars, copy=True)
         if "star" not in stars.colnames:
             stars["star"] = np.arange(len(stars))
     filter_name, pupil, band = band_elements(info.name, filter_name=filter, pupil=pupil)
-    method = _resolve_psf_method(psf_method)
+    method = _common.resolve_psf_method(psf_method, "spike.psf.optical", "OpticalPSFMethod")
     rng = np.random.default_rng(seed)
     conv = exposure_time * _GAIN / _PHOTMJSR[info.instrument]  # electrons per MJy/sr
     var_rnoise = (read_noise / conv) ** 2 * rng.uniform(0.78, 1.28, shape)
@@ -417,10 +294,11 @@ def simulate_jwst_cal_exposures(
                 extra={"exposure_time": exposure_time, "aperture": info.name},
             )
             truth = np.full(shape, options["sky"])
-            _render_stars(truth, method.prepare(detector), xs, ys, star_sums, psf_size)
-            arrays = _noisy_arrays(rng, truth, conv=conv, var_rnoise=var_rnoise)
-            model.dq = _flag_pixels(
-                rng, arrays, index=index, xs=xs, ys=ys, conv=conv, refpix=refpix
+            _common.render_stars(truth, method.prepare(detector), xs, ys, star_sums, psf_size)
+            arrays = _common.noisy_arrays(rng, truth, conv=conv, var_rnoise=var_rnoise)
+            model.dq = _common.flag_pixels(
+                rng, arrays, xs=xs, ys=ys, conv=conv, dq_flags=_DQ, refpix=refpix,
+                cosmic_ray=index // 2 if index % 2 == 1 else None,  # on odd exposures
             )
             for name, array in zip(_ARRAYS, arrays, strict=True):
                 setattr(model, name, array.astype(np.float32))
@@ -430,7 +308,7 @@ def simulate_jwst_cal_exposures(
                 "filename": [model.meta.filename] * len(stars),
                 "star": np.asarray(stars["star"]), "x": xs, "y": ys, "flux_data": star_sums,
             }))
-            flagged.append(_flagged_near_stars(model.dq, xs, ys, index))
+            flagged.append(_common.flagged_near_stars(model.dq, xs, ys, index))
             log.debug("made %s (%s, visit %d)", model.meta.filename, info.name, visit)
         mjd += 0.5  # the next visit starts half a day later
     return JwstSimulation(
@@ -479,15 +357,7 @@ def write_jwst_association(models, directory, *, product_name="spike_jwst_mosaic
     from jwst.associations.asn_from_list import asn_from_list
     from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    names = [Path(m.meta.filename).name for m in models]
-    if len(set(names)) != len(names):
-        msg = f"models must have distinct meta.filename values, got {names}"
-        raise ValueError(msg)
-    for model, name in zip(models, names, strict=True):
-        with model.copy() as copy:
-            copy.save(directory / name)
+    directory, names = _common.save_members(models, directory)
     asn = asn_from_list(names, rule=DMS_Level3_Base, product_name=product_name)
     program = models[0].meta.observation.program_number if models else None
     asn.data.update({"asn_type": "image3", "target": "t001", "asn_pool": "spike_simulation"})

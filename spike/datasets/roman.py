@@ -11,7 +11,6 @@ and flagged pixels are added; the metadata are those ``romancal.resample`` and
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from astropy import units as u
@@ -22,13 +21,7 @@ from roman_datamodels import datamodels as rdm
 from roman_datamodels import dqflags
 
 from spike import __version__
-from spike.datasets.jwst import (  # shared with the JWST factory
-    _flagged_near_stars,
-    _noisy_arrays,
-    _random_pixels,
-    _render_stars,
-    default_jwst_stars,
-)
+from spike.datasets import _common
 from spike.datasets._roman_wcs import (
     SCA_SHAPE,
     attitude_gwcs,
@@ -53,8 +46,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _DQ = dqflags.pixel
-#: Default dither pattern, in detector pixels (converted to ideal-frame arcsec).
-_DITHER_PIXELS = ((0.0, 0.0), (3.37, 1.71), (1.24, 4.58), (4.63, 6.29))
 #: Count rate (electrons/s) of an AB = 0 (3631 Jy) source, mean of the 18 SCAs (they differ
 #: by 3-4 % rms), from the GSFC effective areas as ``romanisim.models.bandpass.get_abflux``.
 _AB_RATE = {
@@ -68,8 +59,6 @@ _SKY_RATE = {
 }
 _GAIN = 2.0  # electrons per DN, romanisim's default
 _NRESULTANTS = 9  # MA table 4
-_EDGE = 25.0
-_NEAR_STAR = 3.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +102,7 @@ def default_roman_stars(*, ra, dec, radius_arcsec):
         Columns ``star``, ``ra``, ``dec`` (deg) and ``flux`` (Jy, 30-150 uJy, AB 18.4-20.2:
         the JWST factory's pattern, 5 times brighter for Roman's 7 times smaller mirror).
     """
-    stars = default_jwst_stars(ra=ra, dec=dec, radius_arcsec=radius_arcsec)
+    stars = _common.star_pattern(ra=ra, dec=dec, radius_arcsec=radius_arcsec)
     stars["flux"] *= 5.0
     return stars
 
@@ -132,59 +121,10 @@ def _apply_metadata(model, sections):
         meta.ref_file[key] = "N/A"
 
 
-def _resolve_psf_method(psf_method):
-    if psf_method is not None:
-        return psf_method
-    try:
-        from spike.psf.galsim_method import GalSimPSFMethod
-    except ImportError as exc:
-        msg = "spike.psf.galsim_method.GalSimPSFMethod is unavailable; pass psf_method explicitly"
-        raise ImportError(msg) from exc
-    return GalSimPSFMethod()
-
-
-def _flag_pixels(rng, arrays, *, near_star, star_choice, xs, ys, conv):
-    """Return the DQ array; corrupt or NaN the flagged pixels of ``arrays`` in place.
-
-    Random DO_NOT_USE pixels become NaN in every array; hot pixels and, when ``near_star``,
-    a cosmic ray within 3 px of a star (JUMP_DET + DO_NOT_USE) get high finite data. Random
-    JUMP_DET-only pixels (jumps the ramp fit recovered) keep their data.
-    """
-    data, shape = arrays[0], arrays[0].shape
-    dq = np.zeros(shape, np.uint32)
-    avoid = list(zip(xs, ys, strict=True))
-    count = max(4, data.size // 5000)
-    dq[_random_pixels(rng, shape, count, avoid, 8.0)] |= _DQ.DO_NOT_USE
-    nan = dq != 0
-    hot = _random_pixels(rng, shape, max(2, count // 4), avoid, 8.0)
-    dq[hot] |= _DQ.DO_NOT_USE | _DQ.HOT
-    data[hot] += 5e4 / conv
-    dq[_random_pixels(rng, shape, count, [], 0.0)] |= _DQ.JUMP_DET
-    ny, nx = shape
-    on_array = np.flatnonzero(
-        np.isfinite(xs) & np.isfinite(ys) & (xs > 3) & (ys > 3) & (xs < nx - 4) & (ys < ny - 4)
-    )
-    if near_star and on_array.size:
-        x, y = (v[on_array[star_choice % on_array.size]] for v in (xs, ys))
-        cy, cx = np.mgrid[round(y) - 2 : round(y) + 3, round(x) - 2 : round(x) + 3]
-        near = np.hypot(cx - x, cy - y) <= _NEAR_STAR
-        pick = rng.integers(near.sum())
-        cx, cy = cx[near][pick], cy[near][pick]
-        dq[cy, cx] |= _DQ.DO_NOT_USE | _DQ.JUMP_DET
-        data[cy, cx] += max(1e5 / conv, abs(data[cy, cx]))  # at least doubles the pixel
-    for array in arrays:
-        array[nan] = np.nan
-    return dq
-
-
 def _check_options(shape, psf_size, rotations, dithers, filter_name, detectors, origins):
-    if len(shape) != 2 or min(shape) < 2 * _EDGE + 10:
-        msg = f"shape must be (ny, nx) with both sizes >= {2 * _EDGE + 10:.0f}, got {shape}"
-    elif psf_size < 3 or psf_size % 2 == 0:
-        msg = f"psf_size must be an odd integer >= 3, got {psf_size}"
-    elif len(rotations) == 0 or len(dithers) == 0:
-        msg = "rotations and dithers must each hold at least one entry"
-    elif filter_name not in _AB_RATE:
+    """Check the options all factories share, then the filter, SCAs and cut-out origins."""
+    _common.check_options(shape, psf_size, rotations, dithers)
+    if filter_name not in _AB_RATE:
         msg = f"filter must be one of {sorted(_AB_RATE)}, got {filter_name!r}"
     elif len(detectors) == 0 or len(set(detectors)) != len(detectors):
         msg = f"detectors must hold distinct SCAs, got {detectors!r}"
@@ -311,7 +251,7 @@ def simulate_roman_cal_exposures(
     _check_options(shape, psf_size, rotations, dithers or [0], filter, detectors, origins)
     scale = float(np.mean(sca_info(detectors[0]).pixel_scale))
     if dithers is None:
-        dithers = [(dx * scale, dy * scale) for dx, dy in _DITHER_PIXELS]
+        dithers = [(dx * scale, dy * scale) for dx, dy in _common.DITHER_PIXELS]
     centre = ((shape[1] - 1) / 2, (shape[0] - 1) / 2)
 
     def attitude(rotation, offset):
@@ -322,7 +262,7 @@ def simulate_roman_cal_exposures(
 
     if stars is None:
         max_dither = max(math.hypot(dx, dy) for dx, dy in dithers) / scale
-        radius = 0.96 * min(shape) / 2 - _EDGE - max_dither - 2
+        radius = 0.96 * min(shape) / 2 - _common.EDGE - max_dither - 2
         stars = _default_stars(
             detectors, origins, shape, radius_px=radius,
             attitudes=[attitude(rotation, (0.0, 0.0)) for rotation in rotations],
@@ -334,8 +274,9 @@ def simulate_roman_cal_exposures(
     rng = np.random.default_rng(seed)
     t_exp = exposure_times(Time(start_time))[0]
     conv = t_exp * _GAIN  # electrons per DN/s
+    method = _common.resolve_psf_method(psf_method, "spike.psf.galsim_method", "GalSimPSFMethod")
     setup = {
-        "method": _resolve_psf_method(psf_method), "psf_size": psf_size, "conv": conv,
+        "method": method, "psf_size": psf_size, "conv": conv,
         "var_rnoise": {d: (read_noise / conv) ** 2 * rng.uniform(0.78, 1.28, shape)
                        for d in detectors},
         "star_sums": np.asarray(stars["flux"], float) / 3631.0 * _AB_RATE[filter] / _GAIN,
@@ -364,7 +305,7 @@ def simulate_roman_cal_exposures(
                     "detector": [detector] * len(stars), "star": np.asarray(stars["star"]),
                     "x": xs, "y": ys, "flux_data": setup["star_sums"],
                 }))
-                flagged.append(_flagged_near_stars(model.dq, xs, ys, index))
+                flagged.append(_common.flagged_near_stars(model.dq, xs, ys, index))
             start = start + (t_exp + 60.0) * u.s  # slew and settle between dithers
         start = start + 0.5 * u.day  # the next visit starts half a day later
     return RomanSimulation(
@@ -384,7 +325,7 @@ def _make_exposure(rng, detector, stars, *, attitude, ids, start, shape, setup, 
         options=options | {"pixel_area": area, "conversion_megajanskys": conversion},
     )
     _apply_metadata(model, sections)
-    xs, ys = _star_positions(model, stars)
+    xs, ys = _common.star_detector_positions(model, stars)
     detector_info = DetectorInfo(
         mission="roman", instrument="WFI", detector=detector, filter=options["filter"],
         pupil=None, wcs=model.meta.wcs, shape=shape, filename=model.meta.filename,
@@ -396,14 +337,14 @@ def _make_exposure(rng, detector, stars, *, attitude, ids, start, shape, setup, 
     )
     truth = np.full(shape, options["sky"])
     psf_model = setup["method"].prepare(detector_info)
-    _render_stars(truth, psf_model, xs, ys, setup["star_sums"], setup["psf_size"])
-    arrays = _noisy_arrays(
+    _common.render_stars(truth, psf_model, xs, ys, setup["star_sums"], setup["psf_size"])
+    arrays = _common.noisy_arrays(
         rng, truth, conv=setup["conv"], var_rnoise=setup["var_rnoise"][detector]
     )
     visit, number = ids
-    model.dq = _flag_pixels(
-        rng, arrays, near_star=number % 2 == 0, star_choice=number // 2 + visit,
-        xs=xs, ys=ys, conv=setup["conv"],
+    model.dq = _common.flag_pixels(
+        rng, arrays, xs=xs, ys=ys, conv=setup["conv"], dq_flags=_DQ, margin=4,
+        cosmic_ray=number // 2 + visit if number % 2 == 0 else None,  # on even dithers
     )
     model.data = arrays[0].astype(np.float32)
     variances = ("err", "var_poisson", "var_rnoise", "var_flat")
@@ -424,12 +365,6 @@ def _reference_arrays(model, shape):
         size = (_NRESULTANTS, ny + 8, 4) if side in ("left", "right") else (_NRESULTANTS, 4, nx + 8)
         model[f"border_ref_pix_{side}"] = np.zeros(size, np.float32)
         model[f"dq_border_ref_pix_{side}"] = np.zeros(size[1:], np.uint32)
-
-
-def _star_positions(model, stars):
-    """0-based data-array ``(x, y)`` of the stars on one exposure (NaN off the array)."""
-    x, y = model.meta.wcs.invert(np.asarray(stars["ra"], float), np.asarray(stars["dec"], float))
-    return np.atleast_1d(x).astype(float), np.atleast_1d(y).astype(float)
 
 
 def make_roman_cal_exposures(**kwargs):
@@ -478,15 +413,7 @@ def write_roman_association(models, directory, *, product_name="spike_roman_mosa
     """
     from romancal.associations.asn_from_list import asn_from_list
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    names = [Path(m.meta.filename).name for m in models]
-    if len(set(names)) != len(names):
-        msg = f"models must have distinct meta.filename values, got {names}"
-        raise ValueError(msg)
-    for model, name in zip(models, names, strict=True):
-        with model.copy() as copy:
-            copy.save(directory / name)
+    directory, names = _common.save_members(models, directory)
     asn = asn_from_list(names, product_name=product_name, target=target)
     asn.data["asn_pool"] = "spike_simulation"
     if models:

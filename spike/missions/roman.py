@@ -182,7 +182,7 @@ class RomanAdapter(MissionAdapter):
         background.update(level=0.0, subtracted=True)
         meta["background"] = type(node.meta.background)(background) if (
             "background" in node.meta) else background
-        meta["wcs"] = shift_wcs(sci.meta.wcs, box)
+        meta["wcs"] = shift_wcs(sci.meta.wcs, box, transient=True)
         science = np.asarray(sci.data[box.slices])
         arrays = {"data": np.where(np.isnan(science), np.float32(np.nan),
                                    psf.astype(np.float32))}
@@ -198,7 +198,7 @@ class RomanAdapter(MissionAdapter):
         """
         from spike.missions._roman_grid import resample_roman_stamps
 
-        out_wcs = shift_wcs(grid.wcs, box)
+        out_wcs = shift_wcs(grid.wcs, box, transient=True)
         models = [self.stamp_model(s.exposure, s.box, s.data) for s in stamps]
         var_sky = None
         if grid.pars.get("weight_type") == "ivm-sky":

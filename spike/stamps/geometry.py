@@ -133,7 +133,7 @@ def input_box(out_box, out_wcs, in_wcs, in_shape, *, margin=INPUT_MARGIN):
     px, py = _box_edge_points(out_box)
     with np.errstate(invalid="ignore"):
         world = out_wcs.pixel_to_world_values(px, py)
-        ix, iy = in_wcs.world_to_pixel_values(*world)
+        ix, iy = _world_to_pixel(in_wcs, *world)
     ix, iy = np.asarray(ix, dtype=float), np.asarray(iy, dtype=float)
     good = np.isfinite(ix) & np.isfinite(iy)
     if not good.any():
@@ -143,6 +143,26 @@ def input_box(out_box, out_wcs, in_wcs, in_shape, *, margin=INPUT_MARGIN):
     y0 = int(np.floor(iy[good].min() + 0.5)) - margin
     y1 = int(np.floor(iy[good].max() + 0.5)) + margin
     return Box(x0, y0, x1 - x0 + 1, y1 - y0 + 1).clip(in_shape)
+
+
+def _world_to_pixel(wcs, *world):
+    """``wcs.world_to_pixel_values``, with a gwcs' inverse transform built once per WCS.
+
+    gwcs assembles its backward transform on every call (about 8 ms for a JWST
+    exposure); the exposures' WCS objects live for the whole run, so their inverse is
+    kept on the object itself (``_spike_backward``). The bounding box is not applied:
+    callers clip to the array.
+    """
+    if not hasattr(wcs, "pipeline"):
+        return wcs.world_to_pixel_values(*world)
+    backward = wcs.__dict__.get("_spike_backward")
+    if backward is None:
+        try:
+            backward = wcs.backward_transform
+        except NotImplementedError:
+            return wcs.world_to_pixel_values(*world)
+        wcs.__dict__["_spike_backward"] = backward
+    return backward(*world)
 
 
 def contains(wcs, shape, x, y):
@@ -169,7 +189,7 @@ def contains(wcs, shape, x, y):
     return bool(bx0 <= x <= bx1 and by0 <= y <= by1)
 
 
-def shift_wcs(wcs, box):
+def shift_wcs(wcs, box, *, transient=False):
     """Return the WCS of the cutout ``box`` of an image whose WCS is ``wcs``.
 
     Parameters
@@ -178,6 +198,11 @@ def shift_wcs(wcs, box):
         WCS of the parent image (0-based pixels).
     box : Box
         The cutout.
+    transient : bool, optional
+        For a gwcs used only during this run (PSF stamps and cutouts handed to the
+        resample code): its total forward and backward transforms are built once instead
+        of at every call (gwcs rebuilds them each time, about 8 ms for the inverse of a
+        distorted JWST WCS). Such a WCS is a private subclass that ASDF cannot save.
 
     Returns
     -------
@@ -187,20 +212,46 @@ def shift_wcs(wcs, box):
         For astropy WCS: ``wcs.slice`` (which also shifts SIP/NPOL/D2IM tables).
     """
     if hasattr(wcs, "forward_transform"):
-        return _shift_gwcs(wcs, box)
+        return _shift_gwcs(wcs, box, transient=transient)
     return wcs.slice(box.slices)
 
 
-def _shift_gwcs(wcs, box):
+def _cached_wcs_class():
+    from gwcs.wcs import WCS
+
+    class _TransientWCS(WCS):
+        """A gwcs whose total transforms are built once (its pipeline never changes)."""
+
+        @property
+        def forward_transform(self):
+            if "_spike_forward" not in self.__dict__:
+                self.__dict__["_spike_forward"] = WCS.forward_transform.fget(self)
+            return self.__dict__["_spike_forward"]
+
+        @property
+        def backward_transform(self):
+            if "_spike_backward" not in self.__dict__:
+                self.__dict__["_spike_backward"] = WCS.backward_transform.fget(self)
+            return self.__dict__["_spike_backward"]
+
+    return _TransientWCS
+
+
+_TRANSIENT = []
+
+
+def _shift_gwcs(wcs, box, *, transient=False):
     # Build a new pipeline that shares the parent's transforms (no deep copy: a copy of
     # a distortion gwcs costs tens of ms) with a shifted first step.
     from gwcs.wcs import WCS
 
+    if transient and not _TRANSIENT:
+        _TRANSIENT.append(_cached_wcs_class())
     steps = list(wcs.pipeline)
     first = (Shift(box.xstart) & Shift(box.ystart)) | steps[0].transform
     pipeline = [(steps[0].frame, first)]
     pipeline += [(step.frame, step.transform) for step in steps[1:]]
-    new = WCS(pipeline)
+    new = (_TRANSIENT[0] if transient else WCS)(pipeline)
     xlo, xhi = -0.5, box.nx - 0.5
     ylo, yhi = -0.5, box.ny - 0.5
     bbox = getattr(wcs, "bounding_box", None)
@@ -210,4 +261,6 @@ def _shift_gwcs(wcs, box):
         ylo, yhi = max(ylo, by0 - box.ystart), min(yhi, by1 - box.ystart)
     new.bounding_box = ((xlo, xhi), (ylo, yhi))
     new.array_shape = box.shape
+    new.__dict__.pop("_spike_forward", None)  # set after the bounding box
+    new.__dict__.pop("_spike_backward", None)
     return new
