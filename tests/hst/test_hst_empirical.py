@@ -71,3 +71,18 @@ def test_epsf_strun_with_method_options(hrc, tmp_path):
         parameters = model.meta.psf.parameters.instance
         assert parameters["min_stars"] == 20 and parameters["grid_size"] == 1
         assert np.nanmax(model.data) > 0
+
+
+@needs_psfex
+def test_psfex_strun(hrc, tmp_path):
+    """``strun drizzle_psf ... --method=psfex`` offline."""
+    from spike.datamodels import DrizzledPSFModel
+    from tests.steps.test_drizzle_psf_step import run_strun
+
+    run_strun(["drizzle_psf", str(hrc.asn), f"--ra={float(hrc.ra[1])!r}",
+               f"--dec={float(hrc.dec[1])!r}", f"--reference_mosaic={hrc.drz}",
+               "--method=psfex", "--stamp_size=15", f"--output_dir={tmp_path}"],
+              cwd=tmp_path, tmp_path=tmp_path)
+    with DrizzledPSFModel(tmp_path / "j8bt06d10_psf.asdf") as model:
+        assert model.meta.psf.method == "psfex"
+        assert 0.5 < float(model.sources["psf_sum"][0]) < 1.1
