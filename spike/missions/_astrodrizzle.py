@@ -9,6 +9,7 @@ only inside the functions that need it.
 import contextlib
 import functools
 import gc
+import io
 import logging
 import shutil
 import sys
@@ -93,19 +94,34 @@ def _quiet_drizzlepac():
             gc.collect()  # the unclosed files warn when collected: do it here
 
 
+class _OnlyWarnings(logging.Filter):
+    """Drop INFO and lower records of drizzlepac and the libraries it drives."""
+
+    _NAMES = ("drizzlepac", "stwcs", "stsci", "astropy.wcs")
+
+    def filter(self, record):
+        return record.levelno >= logging.WARNING or not record.name.startswith(self._NAMES)
+
+
 @contextlib.contextmanager
 def _contained_run(workdir):
     """Run drizzlepac code in ``workdir`` and undo what it does to the interpreter.
 
     drizzlepac's logging (``stsci.tools.logutil``) adds a file handler to the root logger,
     sets the root level, swaps ``sys.stdout``/``sys.stderr`` and deletes
-    ``sys.excepthook``; all are put back here, and its log file is closed.
+    ``sys.excepthook``; all are put back here, and its log file is closed. What it prints
+    and its INFO records go to its own ``astrodrizzle.log`` in ``workdir`` only (its
+    warnings still reach the caller's log).
     """
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
     streams = sys.stdout, sys.stderr, sys.excepthook
+    quiet = _OnlyWarnings()
+    for handler in handlers:
+        handler.addFilter(quiet)
     try:
-        with contextlib.chdir(workdir), _quiet_drizzlepac():
+        with contextlib.chdir(workdir), _quiet_drizzlepac(), \
+                contextlib.redirect_stdout(io.StringIO()):
             try:
                 yield
             finally:
@@ -118,6 +134,8 @@ def _contained_run(workdir):
             if handler not in handlers:
                 root.removeHandler(handler)
                 handler.close()
+        for handler in handlers:
+            handler.removeFilter(quiet)
         root.setLevel(level)
         sys.stdout, sys.stderr, sys.excepthook = streams
 
