@@ -169,7 +169,8 @@ def _fill_meta(out, det, method, oversampling, stamp_size, mission):
     meta.psf.parameters = params
     stem = det.filename.rsplit(".", 1)[0]
     if det.extra.get("extver") is not None and det.mission == "hst":
-        stem = f"{stem}_sci{int(det.extra['extver'])}"  # one product per chip
+        # one product per chip, named as drizzlepac names chips' files: <root>_sci<N>
+        stem = f"{det.extra.get('rootname') or stem}_sci{int(det.extra['extver'])}"
     meta.filename = f"{stem}.asdf"
 
 

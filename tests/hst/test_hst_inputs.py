@@ -169,3 +169,23 @@ def test_final_bits_parsing():
         parse_bits("~DO_NOT_USE")
     with pytest.raises(ValueError, match=r"good_bits='bad' is not an integer"):
         parse_bits("bad")
+
+
+def test_generate_psf_step_one_product_per_chip(two_chip, tmp_path):
+    """``GeneratePSFStep`` on a two-chip exposure: one ``<root>_sci<N>_psfexp.asdf`` per chip."""
+    from spike.datamodels import ExposurePSFModel
+    from spike.steps import GeneratePSFStep
+
+    from astropy.wcs import WCS
+
+    path, wcs = two_chip
+    with fits.open(path) as hdul:
+        wcs1 = WCS(hdul["SCI", 1].header, hdul)
+    sky = [wcs.pixel_to_world_values(300.0, 200.0), wcs1.pixel_to_world_values(200.0, 250.0)]
+    GeneratePSFStep.call(str(path), ra=[float(s[0]) for s in sky], dec=[float(s[1]) for s in sky],
+                         stamp_size=11, save_results=True, output_dir=str(tmp_path))
+    names = sorted(p.name for p in tmp_path.glob("*.asdf"))
+    assert names == ["j8bt06x1q_sci1_psfexp.asdf", "j8bt06x1q_sci2_psfexp.asdf"]
+    with ExposurePSFModel(tmp_path / names[1]) as model:
+        assert model.meta.instrument.detector == "WFC1" and model.meta.exposure.chip == 1
+        assert len(model.sources) == 1 and model.sources["x"][0] == pytest.approx(300.0)
