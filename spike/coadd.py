@@ -51,7 +51,7 @@ def default_output_size(stamp_size, grid, adapter):
     return size + 1 - size % 2
 
 
-def drizzle_psfs(adapter, exposure_psfs, grid, *, output_size):
+def drizzle_psfs(adapter, exposure_psfs, grid, *, output_size, source_ids=None):
     """Drizzle every source's exposure PSFs onto its cutout of the mosaic grid.
 
     Parameters
@@ -64,6 +64,10 @@ def drizzle_psfs(adapter, exposure_psfs, grid, *, output_size):
         The science mosaic's grid.
     output_size : int
         Odd cutout size in output pixels.
+    source_ids : sequence of str, optional
+        Order of the sources in the product (the input catalog's); by default the order in
+        which the exposures first list them (the same when the first exposure covers every
+        source, not with several chips or partial coverage).
 
     Returns
     -------
@@ -72,6 +76,9 @@ def drizzle_psfs(adapter, exposure_psfs, grid, *, output_size):
     from spike.datamodels import DrizzledPSFModel
 
     order, per_source = _collect(exposure_psfs)
+    if source_ids is not None:
+        wanted = [str(i) for i in source_ids]
+        order = [i for i in wanted if i in per_source] + [i for i in order if i not in wanted]
     n_src, n_exp = len(order), adapter.n_exposures
     n_planes = max(1, (n_exp + 31) // 32)
     data = np.zeros((n_src, output_size, output_size), dtype=np.float32)

@@ -105,7 +105,8 @@ def drizzle_sources(input_data, table, request, *, user_psf=None):
                                  prepared=prepared, coverage=Coverage(
                                      coverage.x[:, part], coverage.y[:, part],
                                      coverage.covered[:, part]))
-            parts.append(drizzle_psfs(adapter, psfs, grid, output_size=size))
+            parts.append(drizzle_psfs(adapter, psfs, grid, output_size=size,
+                                      source_ids=list(chunk["id"])))
         result, exposure_psfs = merge_products(parts), psfs
         result.meta.product_name = adapter.product_name
         result.meta.filename = f"{adapter.product_name}.asdf"

@@ -189,3 +189,18 @@ def test_generate_psf_step_one_product_per_chip(two_chip, tmp_path):
     with ExposurePSFModel(tmp_path / names[1]) as model:
         assert model.meta.instrument.detector == "WFC1" and model.meta.exposure.chip == 1
         assert len(model.sources) == 1 and model.sources["x"][0] == pytest.approx(300.0)
+
+
+def test_product_keeps_the_input_source_order(two_chip):
+    """Sources on different chips come out in the catalog's order, each from its chip."""
+    from astropy.wcs import WCS
+
+    path, wcs2 = two_chip
+    with fits.open(path) as hdul:
+        wcs1 = WCS(hdul["SCI", 1].header, hdul)
+    sky = [wcs2.pixel_to_world_values(300.0, 200.0), wcs1.pixel_to_world_values(200.0, 250.0),
+           wcs2.pixel_to_world_values(700.0, 300.0)]
+    result = DrizzlePSFStep.call(str(path), ra=[float(s[0]) for s in sky],
+                                 dec=[float(s[1]) for s in sky], stamp_size=11)
+    assert result.source_ids == ["1", "2", "3"]
+    np.testing.assert_array_equal(result.contributions, [[0, 1], [1, 0], [0, 1]])
