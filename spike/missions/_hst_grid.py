@@ -174,10 +174,17 @@ def grid_from_drz(path, pars, *, instrument, band, chips, mask_dir=None):
             log.info("Using %s=%s recorded in %s (instead of %s)", key, value, path.name,
                      out[key])
         out[key] = value
-    out["fillval"] = drz.pars.get("fillval")
+    out["fillval"] = _number_or_none(drz.pars.get("fillval"))  # INDEF -> None (NaN)
     out["final_masks"] = find_final_masks(drz.pars, Path(mask_dir) if mask_dir else path.parent)
     _check_inputs(drz.pars.get("inputs", []), chips, path.name)
     return _grid(drz.wcs, drz.shape, out, source="reference_mosaic", reference=path.name)
+
+
+def _number_or_none(value):
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _check_band(primary, name, instrument, band):

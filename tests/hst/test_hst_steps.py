@@ -162,3 +162,23 @@ def test_trimmed_cutout_has_no_padding_artifacts(psf_run):
     assert OUTPUT_PAD > 0
     finite = np.isfinite(psf_run.data)
     assert np.all(finite[psf_run.wht > 0])
+
+
+def test_recorded_numeric_fill_value(hrc, tmp_path):
+    """A science run with ``final_fillval=0``: the PSF's empty pixels are 0, as the drz's."""
+    from spike.datasets.hst import run_astrodrizzle
+
+    quick = {"static": False, "skysub": False, "driz_separate": False, "median": False,
+             "blot": False, "driz_cr": False}
+    drz = run_astrodrizzle(hrc.files[:1], "fill0", workdir=tmp_path, options=quick,
+                           final_fillval=0)
+    with HSTAdapter([str(hrc.files[0])]) as adapter:
+        grid = adapter.output_grid(reference_mosaic=str(drz), mask_dir=str(tmp_path))
+    assert grid.pars["fillval"] == 0.0
+    # a source near a corner of the exposure: part of its cutout gets no input
+    wcs = WCS(fits.getheader(hrc.files[0], ("SCI", 1)))
+    ra, dec = wcs.pixel_to_world_values(3.0, 3.0)
+    result = DrizzlePSFStep.call([str(hrc.files[0])], ra=float(ra), dec=float(dec),
+                                 reference_mosaic=str(drz), stamp_size=15)
+    empty = result.wht[0] == 0
+    assert empty.any() and np.all(result.data[0][empty] == 0)
