@@ -76,3 +76,16 @@ def test_rates_and_counts_give_the_same_psf(wfc3_ir, hrc):
                                  **kwargs)
     np.testing.assert_allclose(rates.data, counts.data, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(rates.sources["psf_sum"], counts.sources["psf_sum"], rtol=1e-5)
+
+
+def test_strun_wfc3(wfc3_ir, hrc, tmp_path):
+    """``strun drizzle_psf <WFC3 _asn.fits> --reference_mosaic=<_drz>`` offline."""
+    from spike.datamodels import DrizzledPSFModel
+    from tests.steps.test_drizzle_psf_step import run_strun
+
+    asn, drz, _ = wfc3_ir
+    run_strun(["drizzle_psf", str(asn), f"--ra={float(hrc.ra[0])!r}",
+               f"--dec={float(hrc.dec[0])!r}", f"--reference_mosaic={drz}", "--stamp_size=15",
+               f"--output_dir={tmp_path}"], cwd=tmp_path, tmp_path=tmp_path)
+    with DrizzledPSFModel(tmp_path / "ib0x01010_psf.asdf") as model:
+        assert model.meta.instrument.name == "WFC3" and model.meta.instrument.detector == "IR"

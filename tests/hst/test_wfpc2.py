@@ -129,3 +129,17 @@ def test_c0m_without_c1m_warns(wfpc2, tmp_path):
                                           r"treated as good"), HSTAdapter(str(c0m)) as adapter:
         assert adapter.n_exposures == 4
         assert adapter.chips[0].array("dq") is None
+
+
+def test_strun_wfpc2(wfpc2, tmp_path):
+    """``strun drizzle_psf <WFPC2 _flt> --reference_mosaic=<_drw>`` offline."""
+    from spike.datamodels import DrizzledPSFModel
+    from tests.steps.test_drizzle_psf_step import run_strun
+
+    run_strun(["drizzle_psf", str(wfpc2.flt), f"--ra={float(wfpc2.ra[0])!r}",
+               f"--dec={float(wfpc2.dec[0])!r}", f"--reference_mosaic={wfpc2.drw}",
+               "--stamp_size=15", f"--output_dir={tmp_path}"], cwd=tmp_path, tmp_path=tmp_path)
+    with DrizzledPSFModel(tmp_path / "u40x010hm_psf.asdf") as model:
+        assert model.meta.instrument.name == "WFPC2"  # detector: MULTIPLE (four chips)
+        assert model.meta.instrument.detector == "MULTIPLE"
+        assert list(model.contributions[0]) == [1, 0, 0, 0]
