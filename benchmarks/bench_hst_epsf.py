@@ -27,6 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _runner import run_once  # noqa: E402
+
 OFFSETS = ((0.0, 0.0), (2.5, 1.5), (-1.5, 3.25), (1.25, -2.75))
 TARGETS = {10: (6.0, 300.0), 1000: (60.0, None)}
 
@@ -71,24 +74,6 @@ def run_setup(directory):
     return Path(asn), Path(drz), int(n_exp), Table.read(directory / "stars.ecsv")
 
 
-def run_once(asn, catalog, drz, method, outdir):
-    """One ``strun`` in a fresh process; returns (wall seconds, peak MB, stderr tail)."""
-    cmd = ["strun", "drizzle_psf", str(asn), f"--catalog={catalog}",
-           f"--reference_mosaic={drz}", f"--method={method}", f"--output_dir={outdir}"]
-    env = dict(os.environ, CRDS_SERVER_URL="https://crds.invalid")
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        sys.stderr.write(stderr.decode()[-3000:])
-        msg = f"strun failed ({proc.returncode})"
-        raise RuntimeError(msg)
-    return wall, usage.ru_maxrss / 1024.0
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", default="epsf")
@@ -118,7 +103,8 @@ def main(argv=None):
             stars[:n].write(catalog, overwrite=True)
             outdir = work / f"out_{n}"
             outdir.mkdir(exist_ok=True)
-            wall, peak = run_once(asn, catalog, drz, args.method, outdir)
+            wall, peak = run_once([asn, f"--catalog={catalog}", f"--reference_mosaic={drz}",
+                                   f"--method={args.method}"], outdir)
             target = TARGETS.get(n)
             verdict = ""
             if target:
