@@ -1,12 +1,20 @@
 """Test helpers: an analytic Gaussian PSF method and file digests."""
 
 import hashlib
+import shutil
 
 import numpy as np
+import pytest
 
 from spike.psf.base import PSFMethod, PSFModel
 
-__all__ = ["GaussianPSFMethod", "GaussianPSFModel", "file_digests"]
+__all__ = ["GaussianPSFMethod", "GaussianPSFModel", "file_digests", "needs_psfex"]
+
+#: Skip marker for tests that run Source Extractor and PSFEx (Debian packages).
+needs_psfex = pytest.mark.skipif(
+    shutil.which("psfex") is None
+    or (shutil.which("source-extractor") is None and shutil.which("sex") is None),
+    reason="Source Extractor and PSFEx are not installed (.ci/run installs them)")
 
 
 class GaussianPSFModel(PSFModel):

@@ -17,7 +17,6 @@ import warnings
 from pathlib import Path
 
 from astropy.io import fits
-from astropy.table import Table
 from astropy.utils.exceptions import AstropyDeprecationWarning
 
 from spike.exceptions import SpikeError
@@ -173,20 +172,10 @@ def _check_parameters(options, final_pars):
 
 
 def _asn_members(asn):
-    table = Table.read(asn, hdu=1)
-    members = []
-    for name, kind, present in zip(
-        table["MEMNAME"], table["MEMTYPE"], table["MEMPRSNT"], strict=True
-    ):
-        if str(kind).strip().upper().startswith("EXP") and bool(present):
-            root = str(name).strip().lower()
-            candidates = [asn.parent / f"{root}_{suffix}.fits" for suffix in ("flt", "flc")]
-            found = [c for c in candidates if c.is_file()]
-            if not found:
-                msg = f"association {asn.name}: no _flt/_flc file for member {root} in {asn.parent}"
-                raise FileNotFoundError(msg)
-            members.append(found[0])
-    return members
+    """The ``_flt``/``_flc`` members of an HST association table (AstroDrizzle's inputs)."""
+    from spike.missions._inputs import read_hst_association
+
+    return read_hst_association(asn, suffixes=("flt", "flc"))[0]
 
 
 def _resolve_inputs(files, workdir):

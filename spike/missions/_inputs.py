@@ -61,10 +61,11 @@ def read_association(path):
     return files, asn
 
 
-def read_hst_association(path):
+def read_hst_association(path, *, suffixes=("flt", "flc", "c0m", "c0f")):
     """Read an HST association table (``*_asn.fits``): its present ``EXP-*`` members.
 
-    Members are ``<memname>_flt.fits`` (else ``_flc``, ``_c0m``, ``_c0f``) beside the table.
+    Members are ``<memname>_<suffix>.fits`` beside the table, the first of ``suffixes``
+    that exists (by default ``_flt``, else ``_flc``, ``_c0m``, ``_c0f``).
 
     Returns
     -------
@@ -90,10 +91,11 @@ def read_hst_association(path):
             product = name
         if not (kind.startswith("EXP") and here):
             continue
-        candidates = [path.parent / f"{name}_{s}.fits" for s in ("flt", "flc", "c0m", "c0f")]
+        candidates = [path.parent / f"{name}_{s}.fits" for s in suffixes]
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
-            msg = (f"Association {path} lists {name}, but no {name}_flt/_flc/_c0m/_c0f.fits "
+            kinds = "/".join(f"_{s}" for s in suffixes).lstrip("_")
+            msg = (f"Association {path} lists {name}, but no {name}_{kinds}.fits "
                    f"is in {path.parent}")
             raise FileNotFoundError(msg)
         members.append(found)

@@ -7,18 +7,13 @@ Measured: JWST epsf 0.015-0.03 px and 0.3 %, psfex <= 0.008 px and 0.6 %; Roman:
 the Roman tests (undersampled data, centring conventions).
 """
 
-import shutil
 
 import numpy as np
-import pytest
 
 from spike.steps import DrizzlePSFStep
 from spike.validation import measure
+from tests.helpers import needs_psfex
 
-needs_psfex = pytest.mark.skipif(
-    shutil.which("psfex") is None or shutil.which("source-extractor") is None
-    and shutil.which("sex") is None,
-    reason="Source Extractor and PSFEx are not installed (.ci/run installs them)")
 
 SOURCES = (7, 14, 21)
 

@@ -6,7 +6,6 @@ within 0.05 px and FWHM within 5 % (issue: empirical methods). Measured: epsf 0.
 px, FWHM ratio 0.96-1.01; psfex within the same limits.
 """
 
-import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,11 +14,8 @@ from astropy.io import fits
 
 from spike.steps import DrizzlePSFStep
 from spike.validation import compare_with_stars
+from tests.helpers import needs_psfex
 
-needs_psfex = pytest.mark.skipif(
-    shutil.which("psfex") is None or shutil.which("source-extractor") is None
-    and shutil.which("sex") is None,
-    reason="Source Extractor and PSFEx are not installed (.ci/run installs them)")
 
 
 @pytest.mark.parametrize("method", ["epsf", pytest.param("psfex", marks=needs_psfex)])
