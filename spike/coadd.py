@@ -215,4 +215,10 @@ def merge_products(parts):
         contributions=np.concatenate([p.contributions for p in parts]),
     )
     out._instance["meta"] = copy.deepcopy(first._instance["meta"])
+    # each part lists the exposures whose models it prepared: keep every exposure's
+    exposures = [p._instance["meta"].get("psf", {}).get("exposures") or [] for p in parts]
+    if any(exposures):
+        n = max(len(e) for e in exposures)
+        out.meta.psf.exposures = [
+            next((e[i] for e in exposures if i < len(e) and e[i]), {}) for i in range(n)]
     return out

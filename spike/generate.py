@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from spike.exceptions import NoCoverageError
+from spike.psf.choice import warn_if_unfitted
 from spike.stamps.geometry import contains
 
-__all__ = ["Coverage", "locate_sources", "generate_psfs", "fill_instrument_meta", "SOURCE_DTYPE"]
+__all__ = ["Coverage", "locate_sources", "generate_psfs", "fill_instrument_meta",
+           "model_diagnostics", "exposure_diagnostics", "SOURCE_DTYPE"]
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,8 @@ def generate_psfs(adapter, sources, method, *, stamp_size, coverage=None, prepar
             prepared = {}
         if e not in prepared:
             prepared[e] = method.prepare(det)
+            if getattr(method, "choice", None) is not None:
+                warn_if_unfitted(method.choice, prepared[e], det)
         model = prepared[e]
         os_ = int(model.oversampling)
         cube = np.empty((idx.size, stamp_size * os_, stamp_size * os_), dtype=np.float32)
@@ -146,6 +150,7 @@ def generate_psfs(adapter, sources, method, *, stamp_size, coverage=None, prepar
         log.info("Modelled %d PSF(s) on %s with method %s", idx.size, det.filename, method.name)
         out = ExposurePSFModel(data=cube, sources=table)
         _fill_meta(out, det, method, os_, stamp_size, adapter.mission)
+        out.meta.psf.diagnostics = model_diagnostics(model)
         products.append((e, out))
     return products
 
@@ -167,11 +172,47 @@ def _fill_meta(out, det, method, oversampling, stamp_size, mission):
     meta.psf.method = method.name
     meta.psf.oversampling = oversampling
     meta.psf.parameters = params
+    if getattr(method, "choice", None) is not None:
+        meta.psf.choice = method.choice.as_meta()
     stem = det.filename.rsplit(".", 1)[0]
     if det.extra.get("extver") is not None and det.mission == "hst":
         # one product per chip, named as drizzlepac names chips' files: <root>_sci<N>
         stem = f"{det.extra.get('rootname') or stem}_sci{int(det.extra['extver'])}"
     meta.filename = f"{stem}.asdf"
+
+
+def model_diagnostics(model):
+    """A prepared PSF model's ``diagnostics`` as plain data (see `spike.psf.base.PSFModel`)."""
+    from spike.datamodels.util import plain
+
+    return plain(dict(getattr(model, "diagnostics", None) or {}))
+
+
+def exposure_diagnostics(adapter, prepared):
+    """One mapping per exposure of ``adapter``: its file, detector and model diagnostics.
+
+    Parameters
+    ----------
+    adapter : spike.missions.base.MissionAdapter
+        The exposures.
+    prepared : dict
+        ``{exposure_index: PSFModel}`` of the models prepared in this run.
+
+    Returns
+    -------
+    list of dict
+        ``{}`` for exposures without a prepared model, else ``filename``, ``detector``
+        and the model's diagnostics.
+    """
+    out = []
+    for e in range(adapter.n_exposures):
+        if e not in prepared:
+            out.append({})
+            continue
+        det = adapter.detector_info(e)
+        out.append({"filename": det.filename, "detector": det.detector,
+                    **model_diagnostics(prepared[e])})
+    return out
 
 
 def fill_instrument_meta(node, det):

@@ -9,6 +9,26 @@ __all__ = ["save_quicklook"]
 log = logging.getLogger(__name__)
 
 _MAX_SOURCES = 4
+#: Diagnostics shown under each exposure's stamp, in this order, when a method reports them.
+_QUALITY_KEYS = ("fit", "n_stars", "residual_rms", "chi2_red")
+
+
+def _quality_label(diagnostics):
+    """A short line of an exposure model's quality figures (``meta.psf.exposures``)."""
+    parts = []
+    for key in _QUALITY_KEYS:
+        value = diagnostics.get(key)
+        if value is None:
+            continue
+        parts.append(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}")
+    return " ".join(parts)
+
+
+def _exposure_diagnostics(drizzled):
+    rows = drizzled.meta.psf.exposures if "exposures" in drizzled.meta.psf else None
+    if not rows:
+        return {}
+    return {e: dict(getattr(r, "instance", r)) for e, r in enumerate(rows)}
 
 
 def _log_image(ax, image, title):
@@ -52,7 +72,8 @@ def save_quicklook(drizzled, exposure_psfs, path, *, max_sources=_MAX_SOURCES):
                     row.append((e, model, k))
         per_row.append(row)
     ncol = 1 + max((len(r) for r in per_row), default=0)
-    fig, axes = plt.subplots(len(ids), ncol, figsize=(1.8 * ncol, 1.9 * len(ids)),
+    quality = _exposure_diagnostics(drizzled)
+    fig, axes = plt.subplots(len(ids), ncol, figsize=(1.8 * ncol, 2.0 * len(ids) + 0.3),
                              squeeze=False)
     for r, (sid, row) in enumerate(zip(ids, per_row, strict=True)):
         s = r
@@ -63,12 +84,18 @@ def save_quicklook(drizzled, exposure_psfs, path, *, max_sources=_MAX_SOURCES):
             name = _as_str(model.meta.exposure.filename).split("_cal")[0][-22:]
             label = (f"exp {e}: {name}\n{model.meta.instrument.detector}"
                      f" x={model.sources[k]['x']:.1f} y={model.sources[k]['y']:.1f}")
+            note = _quality_label(quality.get(e, {}))
+            if note:
+                label += "\n" + note
             _log_image(axes[r, c], model.data[k], label)
         for c in range(len(row) + 1, ncol):
             axes[r, c].axis("off")
     method = drizzled.meta.psf.method or "?"
-    fig.suptitle(f"{drizzled.meta.product_name}: drizzled PSF (method {method}, log stretch)",
-                 fontsize=8)
+    title = f"{drizzled.meta.product_name}: drizzled PSF (method {method}, log stretch)"
+    choice = drizzled.meta.psf.choice if "choice" in drizzled.meta.psf else None
+    if choice is not None and choice.reason:
+        title += f"\n{choice.reason}"
+    fig.suptitle(title, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -5,8 +5,9 @@ import logging
 from dataclasses import dataclass, field
 
 from spike.coadd import default_output_size, drizzle_psfs, merge_products
-from spike.generate import Coverage, generate_psfs, locate_sources
+from spike.generate import Coverage, exposure_diagnostics, generate_psfs, locate_sources
 from spike.missions import open_exposures
+from spike.psf.choice import build_method
 
 __all__ = ["BATCH", "DrizzleRequest", "drizzle_sources"]
 
@@ -74,12 +75,11 @@ def drizzle_sources(input_data, table, request, *, user_psf=None):
         `BATCH` (each exposure's PSF model prepared once for all), which bounds the memory
         held by the oversampled exposure stamps, and only the last batch's are returned.
     """
-    from spike.steps._common import build_method
-
     with open_exposures(input_data, product_name=request.product_name) as adapter:
         method = build_method(request.method, mission=adapter.mission,
                               oversampling=request.oversampling, psf_path=request.psf_path,
-                              user_psf=user_psf, options=request.method_options)
+                              user_psf=user_psf, options=request.method_options,
+                              instrument=adapter.detector_info(0).instrument)
         pars = dict(request.grid)
         if adapter.mission == "hst":
             pars.update(request.hst)
@@ -108,6 +108,8 @@ def drizzle_sources(input_data, table, request, *, user_psf=None):
             parts.append(drizzle_psfs(adapter, psfs, grid, output_size=size,
                                       source_ids=list(chunk["id"])))
         result, exposure_psfs = merge_products(parts), psfs
+        result.meta.psf.exposures = exposure_diagnostics(adapter, prepared)
+        result.meta.psf.choice = method.choice.as_meta()
         result.meta.product_name = adapter.product_name
         result.meta.filename = f"{adapter.product_name}.asdf"
         result.meta.cal_step.drizzle_psf = "COMPLETE"

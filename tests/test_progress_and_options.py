@@ -6,7 +6,7 @@ import pytest
 
 from spike.progress import Progress
 from spike.steps import DrizzlePSFStep, GeneratePSFStep
-from spike.steps._common import build_method, parse_method_options
+from spike.psf.choice import build_method, parse_method_options
 
 
 def test_progress_reports_every_tenth(caplog):

@@ -11,7 +11,7 @@ from ._base import SpikeDataModel
 from .drizzled_psf import DrizzledPSFModel
 from .exposure_psf import ExposurePSFModel
 
-__all__ = ["open"]
+__all__ = ["open", "plain"]
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +93,39 @@ def _model_class(model_type, where):
         )
         raise ValueError(msg)
     return cls
+
+
+def plain(value):
+    """Return ``value`` as plain Python data a product's free-form metadata can hold.
+
+    NumPy scalars become Python numbers, arrays and tuples become lists, mapping keys
+    strings; anything else becomes its ``str``.
+
+    Parameters
+    ----------
+    value : object
+        A number, string, bool, None, array, or a (nested) list, tuple or mapping of them.
+
+    Returns
+    -------
+    object
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plain({"n": np.int64(3), "xy": np.array([1.5, 2.0]), "ok": np.bool_(True)})
+    {'n': 3, 'xy': [1.5, 2.0], 'ok': True}
+    """
+    import numpy as np
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return str(value)

@@ -20,6 +20,7 @@ Conventions shared by all back-ends
 
 import abc
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -110,9 +111,17 @@ class PSFModel(abc.ABC):
     ----------
     oversampling : int
         Oversampling factor of the arrays returned by `evaluate`.
+    diagnostics : mapping
+        What the back-end wants recorded about this exposure's model in the products
+        (``meta.psf.diagnostics`` of the exposure PSFs, ``meta.psf.exposures`` of the
+        drizzled PSFs): plain values only (numbers, strings, booleans, lists and dicts of
+        them), e.g. the number of stars a model was built or fitted from, fitted
+        parameters with their errors, residuals. Empty by default; back-ends assign a new
+        dict in `PSFMethod.prepare`.
     """
 
     oversampling: int = 4
+    diagnostics: ClassVar = MappingProxyType({})
 
     @abc.abstractmethod
     def evaluate(self, x, y, *, size):

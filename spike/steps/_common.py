@@ -1,20 +1,10 @@
-"""Parameter handling shared by spike's steps (no algorithms here)."""
+"""Parameter specs shared by spike's steps (no algorithms here)."""
 
-from spike.psf.registry import get_method
-
-__all__ = ["GENERATE_SPEC", "RESAMPLE_SPEC", "DEFAULT_METHODS", "build_method",
-           "parse_method_options"]
-
-#: The PSF method used when none is given, per mission.
-DEFAULT_METHODS = {"jwst": "optical", "roman": "galsim", "hst": "optical"}
-
-#: Methods that read PSFs from psf_path, and what it must name.
-_PATH_METHODS = {"stdpsf": "an STDPSF file or a directory of STDPSF files (STScI's "
-                           "empirical PSF libraries, downloaded beforehand)"}
+__all__ = ["GENERATE_SPEC", "RESAMPLE_SPEC"]
 
 #: Parameters of PSF generation, shared by GeneratePSFStep and DrizzlePSFStep.
 GENERATE_SPEC = """
-    method = string(default=None)  # PSF method: optical, galsim, stpsf, user, ... (default: optical for JWST and HST, galsim for Roman)
+    method = string(default=None)  # PSF method: optical, galsim, stpsf, epsf, psfex, stdpsf, tinytim, user, ... (default: the most faithful available; see docs/psf_methods.md)
     ra = force_list(default=None)  # Right ascension(s) of the sources (deg, ICRS); comma-separated for several
     dec = force_list(default=None)  # Declination(s) of the sources (deg, ICRS); comma-separated for several
     catalog = string(default=None)  # ECSV/CSV catalog with ra, dec (deg) and optional id columns
@@ -50,114 +40,3 @@ RESAMPLE_SPEC = """
     save_exposure_psfs = boolean(default=False)  # Also save the per-exposure PSF models (_psfexp)
     save_plots = boolean(default=False)  # Save a PNG quicklook per product
 """
-
-
-def parse_method_options(text):
-    """``"min_stars=5,box_size=21,spectrum='bb:5800'"`` -> ``{"min_stars": 5, ...}``.
-
-    Values are Python literals (numbers, quoted strings, True/False/None, tuples); anything
-    else is taken as a string. A dict is returned as is.
-    """
-    import ast
-
-    if text is None or text == "":
-        return {}
-    if isinstance(text, dict):
-        return dict(text)
-    if isinstance(text, (list, tuple)):  # configobj splits an unquoted 'a=1,b=2' on commas
-        text = ",".join(str(t) for t in text)
-    options = {}
-    for item in _split_options(str(text)):
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            msg = (f"method_options: {item.strip()!r} is not 'name=value' (give e.g. "
-                   "'min_stars=5,box_size=21')")
-            raise ValueError(msg)
-        try:
-            options[key] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            options[key] = value.strip()
-    return options
-
-
-def _split_options(text):
-    """Split on commas that are not inside brackets or quotes."""
-    items, depth, quote, current = [], 0, None, []
-    for char in text:
-        if quote:
-            quote = None if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            items.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    items.append("".join(current))
-    return [i for i in items if i.strip()]
-
-
-def build_method(name, *, mission, oversampling, psf_path=None, user_psf=None, options=None):
-    """Instantiate the PSF method ``name`` with the options the steps expose.
-
-    Parameters
-    ----------
-    name : str or None
-        Registered method name; None picks the mission's default (`DEFAULT_METHODS`).
-    mission : str
-        The exposures' mission.
-    oversampling : int
-        Oversampling factor.
-    psf_path : str, optional
-        For ``method='user'``: directory or file of PSFs; for ``method='stdpsf'``: an
-        STDPSF file or directory.
-    user_psf : callable or photutils PSF model, optional
-        For ``method='user'`` from Python.
-    options : str or dict, optional
-        Further keyword options of the method (``method_options``, see
-        `parse_method_options`); an unknown option is reported with the method's name.
-
-    Returns
-    -------
-    spike.psf.base.PSFMethod
-    """
-    if name is None:
-        name = DEFAULT_METHODS[mission]
-    cls = get_method(name)
-    extra = parse_method_options(options)
-    try:
-        return _instantiate(cls, name, oversampling=oversampling, psf_path=psf_path,
-                            user_psf=user_psf, extra=extra)
-    except TypeError as exc:
-        if extra and "unexpected keyword" in str(exc):
-            msg = f"method_options {sorted(extra)} for method {name!r}: {exc}"
-            raise ValueError(msg) from exc
-        raise
-
-
-def _instantiate(cls, name, *, oversampling, psf_path, user_psf, extra):
-    if name == "user":
-        psf = user_psf if user_psf is not None else psf_path
-        if psf is None:
-            msg = ("method='user' needs psf_path (a directory or file of PSFs) or, from "
-                   "Python, a PSF callable/model passed as the step's third argument")
-            raise ValueError(msg)
-        return cls(psf=psf, oversampling=oversampling, **extra)
-    if name in _PATH_METHODS:
-        if user_psf is not None:
-            msg = f"a user PSF is only used with method='user', not {name!r}"
-            raise ValueError(msg)
-        if not psf_path:
-            msg = (f"method={name!r} needs psf_path: {_PATH_METHODS[name]}")
-            raise ValueError(msg)
-        return cls(psf_path=psf_path, oversampling=oversampling, **extra)
-    if user_psf is not None or psf_path:
-        msg = (f"psf_path / a user PSF are only used with method='user' or "
-               f"{', '.join(repr(m) for m in _PATH_METHODS)}, not {name!r}")
-        raise ValueError(msg)
-    return cls(oversampling=oversampling, **extra)

@@ -5,7 +5,8 @@ import logging
 from spike.generate import generate_psfs
 from spike.missions import open_exposures
 from spike.sources import resolve_sources
-from spike.steps._common import GENERATE_SPEC, build_method
+from spike.psf.choice import build_method
+from spike.steps._common import GENERATE_SPEC
 from spike.stpipe.core import SpikeStep
 
 __all__ = ["GeneratePSFStep"]
@@ -42,7 +43,8 @@ class GeneratePSFStep(SpikeStep):
         with open_exposures(input_data, product_name=self.product_name) as adapter:
             method = build_method(self.method, mission=adapter.mission,
                                   oversampling=self.oversampling, psf_path=self.psf_path,
-                                  user_psf=user_psf, options=self.method_options)
+                                  user_psf=user_psf, options=self.method_options,
+                                  instrument=adapter.detector_info(0).instrument)
             products = [m for _, m in generate_psfs(adapter, table, method,
                                                      stamp_size=self.stamp_size)]
         for model in products:
