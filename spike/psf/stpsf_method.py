@@ -4,7 +4,9 @@ STPSF needs its data package (optical path difference maps, filter curves, pupil
 separate download of a few GB. Without it, creating an STPSF instrument tries to download
 the data from the network. `STPSFMethod.prepare` therefore looks for the data first, the
 way STPSF does but without downloading anything (`find_stpsf_data`), and raises
-`~spike.exceptions.PSFDataUnavailableError` with instructions when they are missing.
+`~spike.exceptions.PSFDataUnavailableError` with instructions when they are missing. A
+data directory that passes that check but lacks a file STPSF opens later (an incomplete
+unpacking) gives the same error, naming the file, when STPSF fails to open it.
 
 Which STPSF product is used
 ---------------------------
@@ -18,6 +20,13 @@ point-sampled on the oversampled grid and sum to the flux fraction in the field;
 STPSF's own gridded-library builder, spike convolves them with a one-detector-pixel box
 (``oversampling`` samples wide) and multiplies by ``oversampling**2`` to obtain an
 effective PSF with the photutils normalisation (`spike.psf.base`).
+
+Roman WFI: STPSF's WFI aberrations already include the distortion and its ``calc_psf``
+logs a warning whenever ``add_distortion`` is passed, so spike does not pass it; ``OVERDIST``
+is then the PSF with detector charge diffusion and ``OVERSAMP`` the one without. STPSF
+counts WFI detector positions on the full 4096 x 4096 SCA, whose outer 4 pixels are
+reference pixels (its field points sit 4 pixels in from the edges), while level-2 arrays
+hold only the 4088 x 4088 science pixels: spike adds that 4-pixel border.
 """
 
 import importlib.util
@@ -46,6 +55,10 @@ _INSTRUMENTS = {
 
 #: DMS detector names STPSF spells differently.
 _DETECTOR_ALIASES = {"NRCALONG": "NRCA5", "NRCBLONG": "NRCB5", "MIRIMAGE": "MIRIM"}
+
+#: Reference-pixel border (pixels) STPSF counts in its detector positions but level-2 arrays
+#: do not hold: Roman SCAs are 4096 x 4096 with 4088 x 4088 science pixels.
+_REFERENCE_BORDER = {"WFI": 4}
 
 _INSTALL_HINT = (
     "Install them: download the STPSF data archive (stpsf-data-LATEST.tar.gz), unpack it "
@@ -77,7 +90,10 @@ def find_stpsf_data(instrument=None):
     Mirrors ``stpsf.utils.get_stpsf_data_path``: the ``STPSF_PATH`` item of STPSF's astropy
     configuration if set, else the ``STPSF_PATH`` environment variable, else STPSF's default
     location (``~/data/stpsf-data``). The directory must exist, hold a ``version.txt`` at
-    least ``stpsf.DATA_VERSION_MIN`` and, if ``instrument`` is given, its sub-directory.
+    least ``stpsf.DATA_VERSION_MIN`` and, if ``instrument`` is given, its sub-directory
+    with the ``filters.tsv`` table STPSF reads when it creates the instrument. Files read
+    later (pupils, wavefront maps, filter curves) are not listed here: their names change
+    between data releases; a missing one is reported when STPSF fails to open it.
 
     Parameters
     ----------
@@ -135,7 +151,16 @@ def _data_problem(path, version_min, instrument):
         subdir = _INSTRUMENTS.get(instrument.upper(), (None, instrument))[1]
         if not (path / subdir).is_dir():
             return f"it has no {subdir}/ sub-directory"
+        if not (path / subdir / "filters.tsv").is_file():
+            return f"it has no {subdir}/filters.tsv (an incomplete copy of the data)"
     return ""
+
+
+def _incomplete_data(label, path, exc, instrument):
+    """`PSFDataUnavailableError` for a file STPSF could not open in data directory ``path``."""
+    msg = (f"{label}: STPSF's data files in {path} are incomplete: STPSF could not read what "
+           f"it needs ({exc}). ")
+    return PSFDataUnavailableError(msg + _install_hint(instrument))
 
 
 class STPSFModel(PSFModel):
@@ -152,18 +177,27 @@ class STPSFModel(PSFModel):
     add_distortion : bool
         Use ``OVERDIST`` (True) or ``OVERSAMP`` (False).
     origin : tuple of int
-        ``(x, y)`` offset of the exposure's array in the full detector (subarrays).
+        ``(x, y)`` to add to a position in the exposure's array to get STPSF's detector
+        position (subarray or cut-out origin, reference-pixel border).
     label : str
         Exposure label.
+    pass_distortion : bool, optional
+        Pass ``add_distortion`` to ``calc_psf`` (JWST). STPSF's Roman WFI ignores it and
+        logs a warning, so it is not passed there (False).
+    data_path : pathlib.Path or None, optional
+        STPSF's data directory, named if STPSF cannot open one of its files.
     """
 
-    def __init__(self, instrument, *, oversampling, nlambda, add_distortion, origin, label):
+    def __init__(self, instrument, *, oversampling, nlambda, add_distortion, origin, label,
+                 pass_distortion=True, data_path=None):
         self.instrument = instrument
         self.oversampling = int(oversampling)
         self.nlambda = nlambda
         self.add_distortion = bool(add_distortion)
         self.origin = origin
         self.label = label
+        self.pass_distortion = bool(pass_distortion)
+        self.data_path = data_path
         self._cache = {}
 
     def evaluate(self, x, y, *, size):
@@ -182,17 +216,33 @@ class STPSFModel(PSFModel):
         -------
         numpy.ndarray
             ``(size * oversampling, size * oversampling)`` float64 ePSF.
+
+        Raises
+        ------
+        spike.exceptions.PSFDataUnavailableError
+            When STPSF cannot open one of its data files.
+        spike.exceptions.PSFMethodError
+            When STPSF rejects the position or returns an unexpected shape.
         """
         size = check_size(size)
         position = (int(round(x + self.origin[0])), int(round(y + self.origin[1])))
         key = (position, size)
         if key not in self._cache:
-            self.instrument.detector_position = position
-            kwargs = {"oversample": self.oversampling, "fov_pixels": size,
-                      "add_distortion": self.add_distortion}
+            kwargs = {"oversample": self.oversampling, "fov_pixels": size}
+            if self.pass_distortion:
+                kwargs["add_distortion"] = self.add_distortion
             if self.nlambda is not None:
                 kwargs["nlambda"] = self.nlambda
-            hdul = self.instrument.calc_psf(**kwargs)
+            try:
+                self.instrument.detector_position = position
+            except ValueError as exc:
+                msg = f"{self.label}: STPSF rejects detector position {position}: {exc}"
+                raise PSFMethodError(msg) from exc
+            try:
+                hdul = self.instrument.calc_psf(**kwargs)
+            except OSError as exc:
+                raise _incomplete_data(self.label, self.data_path, exc,
+                                       getattr(self.instrument, "name", None)) from exc
             extname = "OVERDIST" if self.add_distortion else "OVERSAMP"
             data = np.array(hdul[extname].data, dtype=float)
             n = size * self.oversampling
@@ -224,7 +274,8 @@ class STPSFMethod(PSFMethod):
     ``pupil_mask`` (only when STPSF lists it, e.g. ``CLEARP`` or a weak lens). Positions are
     converted to full-detector science-frame pixels with ``DetectorInfo.extra`` keys
     ``substrt1``/``substrt2`` (1-based subarray origin, as in JWST headers) or
-    ``cutout_origin`` (0-based origin of a cut-out of the full detector) when present.
+    ``cutout_origin`` (0-based origin of a cut-out of the full detector) when present; for
+    Roman WFI the 4-pixel reference border STPSF counts is added as well.
     """
 
     name = "stpsf"
@@ -272,7 +323,10 @@ class STPSFMethod(PSFMethod):
         log.debug("Using STPSF data in %s", data_path)
         stpsf = _load_stpsf()
         label = detector.filename or detector.label()
-        inst = getattr(stpsf, _INSTRUMENTS[inst_name][0])()
+        try:
+            inst = getattr(stpsf, _INSTRUMENTS[inst_name][0])()
+        except (OSError, RuntimeError) as exc:  # a data file missing ("No pupil OPD files")
+            raise _incomplete_data(label, data_path, exc, inst_name) from exc
         element = band_element(detector.filter, detector.pupil)
         det_name = (detector.detector or "").upper()
         det_name = _DETECTOR_ALIASES.get(det_name, det_name)
@@ -284,6 +338,8 @@ class STPSFMethod(PSFMethod):
             if pupil and pupil != element and pupil in getattr(inst, "pupil_mask_list", []):
                 inst.pupil_mask = pupil
             inst.detector = det_name
+        except OSError as exc:  # e.g. the WFI aberration table of the filter
+            raise _incomplete_data(label, data_path, exc, inst_name) from exc
         except (ValueError, KeyError) as exc:
             msg = f"{label}: STPSF cannot model {inst_name} {element} on {det_name}: {exc}"
             raise PSFMethodError(msg) from exc
@@ -292,6 +348,8 @@ class STPSFMethod(PSFMethod):
             origin = tuple(int(v) for v in extra["cutout_origin"])
         else:
             origin = (int(extra.get("substrt1", 1)) - 1, int(extra.get("substrt2", 1)) - 1)
+        border = _REFERENCE_BORDER.get(inst_name, 0)
         return STPSFModel(inst, oversampling=self.oversampling, nlambda=self.params["nlambda"],
-                          add_distortion=self.params["add_distortion"], origin=origin,
-                          label=label)
+                          add_distortion=self.params["add_distortion"],
+                          origin=(origin[0] + border, origin[1] + border), label=label,
+                          pass_distortion=inst_name != "WFI", data_path=data_path)
