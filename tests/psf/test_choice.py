@@ -18,17 +18,20 @@ def no_stpsf_data(tmp_path, monkeypatch):
     monkeypatch.setenv("STPSF_PATH", str(tmp_path / "nothing"))
 
 
-@pytest.fixture
-def stpsf_data_dir(tmp_path, monkeypatch):
-    """A directory that passes STPSF's data check (version file, instrument folders)."""
-    import stpsf
+@pytest.fixture(scope="module")
+def stpsf_data(tmp_path_factory):
+    """A minimal STPSF data directory in STPSF's own formats (NIRCam, NIRISS, WFI)."""
+    from tests.psf._stpsf_data import write_stpsf_data
 
-    root = tmp_path / "stpsf-data"
-    for sub in ("NIRCam", "WFI"):
-        (root / sub).mkdir(parents=True)
-    (root / "version.txt").write_text(".".join(str(v) for v in stpsf.DATA_VERSION_MIN))
-    monkeypatch.setenv("STPSF_PATH", str(root))
-    return root
+    return write_stpsf_data(tmp_path_factory.mktemp("stpsf") / "stpsf-data")
+
+
+@pytest.fixture
+def stpsf_data_dir(stpsf_data):
+    from tests.psf._stpsf_data import offline_stpsf
+
+    with offline_stpsf(stpsf_data) as path:
+        yield path
 
 
 def test_defaults_without_stpsf_data(no_stpsf_data):
@@ -143,6 +146,21 @@ def test_products_record_choice_and_diagnostics(jwst_sim, jwst_asn, tmp_path,
     exposure = spike_open(next(tmp_path.glob("*_psfexp.asdf")))
     assert exposure.meta.psf.diagnostics.n_stars == 7
     assert exposure.meta.psf.choice.method == "test_diagnostics"
+
+
+# stpsf leaves the NIRCam IPC kernel files open (upstream); see tests/psf/_stpsf_data.py
+@pytest.mark.filterwarnings("ignore:unclosed file:ResourceWarning")
+def test_default_is_stpsf_end_to_end(jwst_sim, jwst_asn, stpsf_data_dir, caplog):
+    """With STPSF's data installed (generated here in its own formats) a run without a
+    method uses the real stpsf code, says so and records why."""
+    ra, dec = list(jwst_sim.stars["ra"][:1]), list(jwst_sim.stars["dec"][:1])
+    with caplog.at_level(logging.INFO, logger="spike.psf.choice"):
+        models = GeneratePSFStep.call(str(jwst_asn), ra=ra, dec=dec, oversampling=2,
+                                      stamp_size=11, method_options="nlambda=1")
+    assert "PSF method: stpsf (default for JWST: STPSF" in caplog.text
+    assert {m.meta.psf.method for m in models} == {"stpsf"}
+    assert str(stpsf_data_dir) in models[0].meta.psf.choice.reason
+    assert models[0].data[0].sum() / 4 == pytest.approx(0.85, abs=0.05)  # flux in 11 px
 
 
 def test_default_method_is_recorded(jwst_sim, jwst_asn, no_stpsf_data):
