@@ -231,6 +231,17 @@ def _subpixel(image, x, y):
             y + offset(image[y - 1, x], image[y + 1, x]))
 
 
+def _near(x, y, xy, radius):
+    """True for the positions ``(x, y)`` within ``radius`` of any of ``xy`` (``(n, 2)``)."""
+    from scipy.spatial import cKDTree
+
+    if xy is None or len(xy) == 0 or len(x) == 0 or not radius > 0:
+        return np.zeros(len(x), dtype=bool)
+    counts = cKDTree(np.asarray(xy, dtype=float)).query_ball_point(
+        np.column_stack([x, y]).astype(float), radius, return_length=True)
+    return np.asarray(counts) > 0
+
+
 def _isolated(x, y, peak, all_x, all_y, all_peak, saturated_xy, *, radius, ratio, index):
     """Flag candidates with no comparable neighbour or saturated pixel within radius."""
     from scipy.spatial import cKDTree
@@ -251,7 +262,7 @@ def _isolated(x, y, peak, all_x, all_y, all_peak, saturated_xy, *, radius, ratio
 
 
 def select_stars(pixels, *, box_size, min_snr, isolation, isolation_ratio, max_peak,
-                 edge, clean_radius, sharpness_clip):
+                 edge, clean_radius, sharpness_clip, exclude_xy=None, exclude_radius=0.0):
     """Select isolated, unsaturated, clean, bright stars of one exposure.
 
     Parameters
@@ -278,6 +289,12 @@ def select_stars(pixels, *, box_size, min_snr, isolation, isolation_ratio, max_p
     sharpness_clip : float
         Reject candidates whose peak to 3x3 flux ratio is more than this many robust
         standard deviations from the median of the bright candidates.
+    exclude_xy : numpy.ndarray or None, optional
+        ``(n, 2)`` 0-based detector ``(x, y)`` of stars that must not be used (held out
+        for cross-validation); candidates within ``exclude_radius`` of one are rejected
+        (``rejected["excluded"]``). They still count as neighbours for the isolation test.
+    exclude_radius : float, optional
+        Radius (px) of the exclusion around each ``exclude_xy``.
 
     Returns
     -------
@@ -310,6 +327,8 @@ def select_stars(pixels, *, box_size, min_snr, isolation, isolation_ratio, max_p
              & (all_y >= reach) & (all_y < ny - reach))
     idx = idx[m]
     x, y, peak = all_x[idx], all_y[idx], all_peak[idx]
+    m = keep("excluded", ~_near(x, y, exclude_xy, exclude_radius))
+    idx, x, y, peak = idx[m], x[m], y[m], peak[m]
     # DQ: every pixel of the box (or of the clean disc) usable
     if clean_radius is None:
         m = keep("dq", _box_sums((~good).astype(np.int32), x, y, half) == 0)

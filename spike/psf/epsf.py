@@ -42,6 +42,12 @@ from spike.psf._epsf_stars import (
     rejection_summary,
     select_stars,
 )
+from spike.psf._holdout import (
+    DEFAULT_RADIUS,
+    check_exclude_radius,
+    exclusion_pixels,
+    parse_exclude_stars,
+)
 from spike.psf.base import PSFMethod, PSFModel
 
 __all__ = ["EPSFMethod", "EPSFModel"]
@@ -228,6 +234,13 @@ class EPSFMethod(PSFMethod):
         (default 15); the largest such ``n <= grid_size`` wins, else a single ePSF.
     maxiters : int, optional
         Maximum number of ePSF build iterations (default 6).
+    exclude_stars : str, list of (float, float), SkyCoord or None, optional
+        Stars not to use (held out for cross-validation): a path to an ECSV/CSV catalog
+        with ``ra``, ``dec`` columns (deg), a list of ``(ra, dec)`` pairs or a SkyCoord
+        (see `spike.psf._holdout`); None (default) uses every qualifying star.
+    exclude_radius : float, optional
+        Candidates within this many arcsec of an ``exclude_stars`` position are rejected
+        (default 0.5).
     """
 
     name = "epsf"
@@ -236,7 +249,8 @@ class EPSFMethod(PSFMethod):
     def __init__(self, *, oversampling=4, box_size=25, min_snr=50.0, isolation=None,
                  isolation_ratio=0.1, max_peak=None, edge=5, clean_radius=None,
                  sharpness_clip=5.0, max_stars=150, min_stars=10, grid_size=3,
-                 min_stars_per_cell=15, maxiters=6):
+                 min_stars_per_cell=15, maxiters=6, exclude_stars=None,
+                 exclude_radius=DEFAULT_RADIUS):
         box_size = _number("box_size", box_size, minimum=11, integer=True, odd=True)
         if isolation is None:
             isolation = box_size // 2
@@ -257,6 +271,9 @@ class EPSFMethod(PSFMethod):
                                           minimum=1, integer=True),
             "maxiters": _number("maxiters", maxiters, minimum=1, integer=True),
         }
+        self.exclude_stars = parse_exclude_stars(exclude_stars)
+        params["exclude_stars"] = None if self.exclude_stars is None else self.exclude_stars.label
+        params["exclude_radius"] = check_exclude_radius(exclude_radius)
         super().__init__(oversampling=oversampling, **params)
 
     def prepare(self, detector):
@@ -286,13 +303,16 @@ class EPSFMethod(PSFMethod):
             msg = (f"PSF method 'epsf' needs the exposure's pixels to select stars, but "
                    f"none are available for {where} (DetectorInfo.pixels is None)")
             raise PSFMethodError(msg)
-        pixels = detector.pixels()
         p = self.params
+        exclude_xy, exclude_px = exclusion_pixels(self.exclude_stars, detector,
+                                                  radius=p["exclude_radius"])
+        pixels = detector.pixels()
         log.debug("epsf %s: options %s", where, self.describe())
         stars = select_stars(pixels, box_size=p["box_size"], min_snr=p["min_snr"],
                              isolation=p["isolation"], isolation_ratio=p["isolation_ratio"],
                              max_peak=p["max_peak"], edge=p["edge"],
-                             clean_radius=p["clean_radius"], sharpness_clip=p["sharpness_clip"])
+                             clean_radius=p["clean_radius"], sharpness_clip=p["sharpness_clip"],
+                             exclude_xy=exclude_xy, exclude_radius=exclude_px)
         if len(stars) < p["min_stars"]:
             msg = (f"PSF method 'epsf' found {len(stars)} usable star(s) in {where}, but needs "
                    f"at least min_stars={p['min_stars']}: {rejection_summary(stars, p)}")

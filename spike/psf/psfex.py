@@ -58,10 +58,16 @@ from pathlib import Path
 import numpy as np
 
 from spike.exceptions import PSFMethodError
-from spike.psf._epsf import check_psf_array, check_size, render_epsf
+from spike.psf._holdout import (
+    DEFAULT_RADIUS,
+    check_exclude_radius,
+    exclusion_pixels,
+    parse_exclude_stars,
+)
 from spike.psf._psfex_io import (
     FLAG_SATURATED,
     PSFExData,
+    exclude_sources,
     find_psfex,
     output_tail,
     polynomial_terms,
@@ -71,7 +77,8 @@ from spike.psf._psfex_io import (
     write_config,
     write_images,
 )
-from spike.psf.base import PSFMethod, PSFModel
+from spike.psf._psfex_model import PSFExModel
+from spike.psf.base import PSFMethod
 
 __all__ = ["PSFExData", "PSFExMethod", "PSFExModel", "find_psfex"]
 
@@ -88,135 +95,6 @@ _VIGNET_MARGIN = 2
 
 #: Name of the catalogue; PSFEx writes ``<stem>.psf`` next to it.
 _CATALOG = "catalog.ldac"
-
-
-class PSFExModel(PSFModel):
-    """A PSFEx model of one exposure, evaluated at detector positions.
-
-    Parameters
-    ----------
-    data : `PSFExData`
-        The model read from PSFEx's ``.psf`` file (`spike.psf._psfex_io.read_psf_file`).
-    oversampling : int
-        Oversampling of the arrays `evaluate` returns; ``1 / data.sampling`` must be an
-        integer (any integer ``oversampling`` is then reached by resampling).
-    label : str, optional
-        Exposure name for messages.
-
-    Attributes
-    ----------
-    data : `PSFExData`
-        The PSFEx model (``accepted``, ``loaded``, ``chi2`` describe the fit).
-    """
-
-    def __init__(self, data, *, oversampling, label=""):
-        self.data = data
-        self.oversampling = int(oversampling)
-        self.label = label
-        ratio = 1.0 / data.sampling if data.sampling > 0 else math.inf
-        if not math.isfinite(ratio) or abs(ratio - round(ratio)) > 1e-4 * ratio:
-            msg = (f"{label}: PSFEx model sampling {data.sampling} is not 1/n of a pixel; "
-                   "spike needs PSF_SAMPLING = 1/oversampling")
-            raise PSFMethodError(msg)
-        self.psf_oversampling = int(round(ratio))
-        unknown = [n for n in data.names if n not in ("X_IMAGE", "Y_IMAGE")]
-        if unknown:
-            msg = (f"{label}: the PSFEx model varies with {', '.join(unknown)}; spike "
-                   "evaluates models of X_IMAGE and Y_IMAGE only")
-            raise PSFMethodError(msg)
-
-    @classmethod
-    def from_file(cls, path, *, oversampling=None, label=None):
-        """Read a PSFEx ``.psf`` file made outside spike.
-
-        The model must vary (if at all) with ``X_IMAGE``/``Y_IMAGE`` of the exposure's
-        array (1-based) and have ``PSF_SAMPLING = 1/n``.
-
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            The ``.psf`` file.
-        oversampling : int or None, optional
-            Oversampling of the evaluated arrays; default ``1 / PSF_SAMP``.
-        label : str or None, optional
-            Name used in messages; default the file name.
-
-        Returns
-        -------
-        PSFExModel
-        """
-        data = read_psf_file(path)
-        if oversampling is None:
-            oversampling = max(1, int(round(1.0 / data.sampling))) if data.sampling > 0 else 1
-        return cls(data, oversampling=oversampling, label=label or Path(path).name)
-
-    def context(self, x, y):
-        """Return the PSFEx context (1-based ``X_IMAGE``, ``Y_IMAGE``) at 0-based ``(x, y)``.
-
-        Each value is clamped to the range of the catalogue PSFEx fitted (``POLZERO`` +-
-        ``POLSCAL / 2``), so the polynomial is never extrapolated.
-
-        Parameters
-        ----------
-        x, y : float
-            0-based detector position.
-
-        Returns
-        -------
-        tuple of float
-            One value per context parameter of the model, in its order.
-        """
-        values = {"X_IMAGE": float(x) + 1.0, "Y_IMAGE": float(y) + 1.0}
-        out = []
-        for name, zero, scale in zip(self.data.names, self.data.zero, self.data.scale,
-                                     strict=True):
-            half = abs(scale) / 2
-            out.append(min(max(values[name], zero - half), zero + half))
-        return tuple(out)
-
-    def model_image(self, x, y):
-        """Return PSFEx's raw model image at 0-based ``(x, y)`` (its own normalisation).
-
-        Parameters
-        ----------
-        x, y : float
-            0-based detector position.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``(ny, nx)`` array sampled every ``1 / psf_oversampling`` pixel, PSF centre at
-            ``(nx // 2, ny // 2)``.
-        """
-        if not (np.isfinite(x) and np.isfinite(y)):
-            msg = f"position must be finite, got ({x}, {y})"
-            raise ValueError(msg)
-        return self.data.image(self.context(x, y))
-
-    def evaluate(self, x, y, *, size):
-        """Return the oversampled ePSF at detector position ``(x, y)``.
-
-        Parameters
-        ----------
-        x, y : float
-            0-based detector position of the source.
-        size : int
-            Odd stamp width and height in detector pixels.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``(size * oversampling, size * oversampling)`` float64 ePSF, centred on the
-            array centre, summing to ``oversampling**2`` times the fraction of the model's
-            flux inside the stamp.
-        """
-        size = check_size(size)
-        image = check_psf_array(self.model_image(x, y),
-                                what=f"{self.label}: PSFEx model at ({x}, {y})")
-        ny, nx = image.shape
-        return render_epsf(image, psf_oversampling=self.psf_oversampling,
-                           oversampling=self.oversampling, size=size,
-                           origin=(nx // 2, ny // 2), normalize=True)
 
 
 class PSFExMethod(PSFMethod):
@@ -272,6 +150,13 @@ class PSFExMethod(PSFMethod):
         Parent of the temporary run directory (default: the system temporary directory).
     timeout : float or None, optional
         Seconds allowed per program (default 300).
+    exclude_stars : str, list of (float, float), SkyCoord or None, optional
+        Stars not to use (held out for cross-validation): a path to an ECSV/CSV catalog
+        with ``ra``, ``dec`` columns (deg), a list of ``(ra, dec)`` pairs or a SkyCoord;
+        Source Extractor's detections within ``exclude_radius`` of them are removed from
+        the catalogue before PSFEx reads it. None (default) uses every qualifying star.
+    exclude_radius : float, optional
+        Exclusion radius in arcsec (default 0.5).
     """
 
     name = "psfex"
@@ -280,7 +165,8 @@ class PSFExMethod(PSFMethod):
     def __init__(self, *, oversampling=4, psf_size=21, degree=2, min_snr=20.0, max_stars=50,
                  min_stars=10, detect_thresh=5.0, max_ellipticity=0.3, fwhm_range=(0.8, 20.0),
                  saturation=None, gain=0.0, basis="auto", basis_number=12,
-                 sextractor_config=None, psfex_config=None, workdir=None, timeout=300.0):
+                 sextractor_config=None, psfex_config=None, workdir=None, timeout=300.0,
+                 exclude_stars=None, exclude_radius=DEFAULT_RADIUS):
         psf_size = _integer("psf_size", psf_size, minimum=3)
         if psf_size % 2 != 1:
             msg = f"psf_size must be an odd integer, got {psf_size}"
@@ -322,13 +208,17 @@ class PSFExMethod(PSFMethod):
                 msg = f"{key} {str(value)!r} is not a file"
                 raise ValueError(msg)
             configs[key] = None if value is None else str(Path(value).expanduser().resolve())
+        self.exclude_stars = parse_exclude_stars(exclude_stars)
+        exclude = {"exclude_stars": None if self.exclude_stars is None
+                   else self.exclude_stars.label,
+                   "exclude_radius": check_exclude_radius(exclude_radius)}
         super().__init__(oversampling=oversampling, psf_size=psf_size, degree=degree,
                          min_snr=min_snr, max_stars=max_stars, min_stars=min_stars,
                          detect_thresh=detect_thresh, max_ellipticity=max_ellipticity,
                          fwhm_range=(low, high), saturation=saturation, gain=gain,
                          basis=basis, basis_number=basis_number, **configs,
                          workdir=None if workdir is None else str(workdir),
-                         timeout=None if timeout is None else float(timeout))
+                         timeout=None if timeout is None else float(timeout), **exclude)
 
     @property
     def model_samples(self):
@@ -367,17 +257,20 @@ class PSFExMethod(PSFMethod):
                    "DetectorInfo.pixels is not set")
             raise PSFMethodError(msg)
         programs = find_psfex()
+        excluded = exclusion_pixels(self.exclude_stars, detector,
+                                    radius=self.params["exclude_radius"])
         pixels = detector.pixels()
         parent = self.params["workdir"]
         if parent is not None:
             Path(parent).mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="spike_psfex_", dir=parent) as tmp:
-            data = self._run(Path(tmp), programs, pixels, detector.shape, label)
+            data = self._run(Path(tmp), programs, pixels, detector.shape, label,
+                             excluded=excluded)
         log.info("%s: PSFEx model from %d of %d candidate stars (reduced chi2 %.2f)",
                  label, data.accepted, data.loaded, data.chi2)
         return PSFExModel(data, oversampling=self.oversampling, label=label)
 
-    def _run(self, wd, programs, pixels, shape, label):
+    def _run(self, wd, programs, pixels, shape, label, *, excluded):
         """Write the inputs, run both programs in ``wd`` and read the model."""
         p = self.params
         images = write_images(wd, pixels, shape=shape)
@@ -395,6 +288,11 @@ class PSFExMethod(PSFMethod):
         if p["sextractor_config"] is None:
             command += ["-FILTER_NAME", config["filter"].name]
         run_program(command, wd, what="Source Extractor", label=label, timeout=timeout)
+        if len(excluded[0]):
+            removed = exclude_sources(wd / _CATALOG, *excluded)
+            log.info("%s: %d source(s) within %.2f px of the %d exclude_stars positions left "
+                     "out of the PSFEx catalogue", label, removed, excluded[1],
+                     len(excluded[0]))
         catalog = self._read_catalog(wd / _CATALOG, label)
         min_snr, n_candidates = sample_min_snr(
             catalog, min_snr=p["min_snr"], max_stars=p["max_stars"],
