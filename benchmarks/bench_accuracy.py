@@ -72,7 +72,7 @@ def run_method(dataset, stars_xy, name, options, *, exclude=None):
     ra, dec = dataset.to_world(*stars_xy)
     opts = options
     if exclude is not None:
-        pairs = ",".join(f"({a!r},{b!r})" for a, b in zip(*dataset.to_world(*exclude),
+        pairs = ",".join(f"({float(a)!r},{float(b)!r})" for a, b in zip(*dataset.to_world(*exclude),
                                                            strict=True))
         opts = f"{options + ',' if options else ''}exclude_stars=[{pairs}]"
     result = DrizzlePSFStep.call(dataset.input, ra=list(ra), dec=list(dec),
