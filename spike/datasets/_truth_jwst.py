@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from spike.datasets._truth_sampling import AngularImage, light_centroid
+from spike.datasets._truth_sampling import AngularImage, core_centroid
 from spike.exceptions import PSFMethodError
 
 __all__ = ["JWST_BANDS", "angular_psf", "band_of", "passband", "wavefront_error"]
@@ -48,8 +48,9 @@ PSD_INDEX = 3.0
 NOMINAL_SCALES = {"NIRCAM_SW": 0.0311, "NIRCAM_LW": 0.0630, "MIRI": 0.1108}
 #: Angular samples per nominal detector pixel.
 SAMPLES_PER_PIXEL = 8
-#: Radius (detector pixels) of the centre of light that defines a star's position.
-CENTROID_RADIUS = 12.0
+#: Half width (detector pixels) of the box whose 2-D Gaussian centroid is a star's position
+#: (9 x 9 px, as `spike.accuracy` measures stars).
+CENTROID_HALF_BOX = 4.5
 
 #: Pivot wavelength and bandwidth (um) of the supported filters: JWST user documentation,
 #: "NIRCam Filters" and "MIRI Filters and Dispersers" tables (rounded).
@@ -233,7 +234,7 @@ def angular_psf(channel, pivot, width, *, npix_field, rms_nm, seed, nlambda, blu
     blur_arcsec : float
         Sigma (arcsec) of the Gaussian blur (jitter and charge diffusion in quadrature).
     recenter : bool
-        Centre the result on its centre of light within `CENTROID_RADIUS` pixels.
+        Centre the result on its core's 2-D Gaussian centroid (`CENTROID_HALF_BOX`).
     pupil_npix : int, optional
         Pupil samples across `PUPIL_DIAMETER`.
 
@@ -265,7 +266,7 @@ def angular_psf(channel, pivot, width, *, npix_field, rms_nm, seed, nlambda, blu
         data = ndimage.gaussian_filter(data, blur_arcsec / pixel, mode="constant")
     offset = (0.0, 0.0)
     if recenter:
-        cx, cy = light_centroid(data, CENTROID_RADIUS * SAMPLES_PER_PIXEL)
+        cx, cy = core_centroid(data, round(CENTROID_HALF_BOX * SAMPLES_PER_PIXEL))
         c = (data.shape[0] - 1) / 2
         offset = ((cx - c) * pixel, (cy - c) * pixel)
     image = AngularImage(data, pixel, offset=offset)

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from spike.datasets._truth_sampling import apply_ipc, light_centroid, recentre
+from spike.datasets._truth_sampling import apply_ipc, core_centroid, recentre
 from spike.exceptions import PSFDataUnavailableError, PSFMethodError
 
 __all__ = ["GALSIM_BANDS", "SCA_PIXELS", "draw_epsf", "ipc_kernel_galsim", "sca_flip"]
@@ -30,8 +30,8 @@ SCA_PIXELS = 4088
 #: Roman optical element -> GalSim bandpass name.
 GALSIM_BANDS = {"F062": "R062", "F087": "Z087", "F106": "Y106", "F129": "J129",
                 "F146": "W146", "F158": "H158", "F184": "F184", "F213": "K213"}
-#: Radius (pixels) of the centre of light that defines a star's position.
-CENTROID_RADIUS = 12.0
+#: Half width (pixels) of the box whose 2-D Gaussian centroid is a star's position.
+CENTROID_HALF_BOX = 4.5
 #: Wavelength (nm) in whose waves GalSim's ``extra_aberrations`` are given.
 ABERRATION_WAVELENGTH = 1293.0
 
@@ -119,8 +119,8 @@ def draw_epsf(sca, band, sca_pos, jacobian, *, size, oversampling, pupil_bin, ex
     ipc_flip : tuple of int or None
         Apply GalSim's IPC kernel with this frame flip; None: no IPC.
     recenter : bool
-        Shift the result so that its centre of light within `CENTROID_RADIUS` pixels is at
-        the array centre.
+        Shift the result so that its core's 2-D Gaussian centroid (`CENTROID_HALF_BOX`) is
+        at the array centre.
 
     Returns
     -------
@@ -157,8 +157,9 @@ def draw_epsf(sca, band, sca_pos, jacobian, *, size, oversampling, pupil_bin, ex
     if ipc_flip is not None:
         epsf = apply_ipc(epsf, ipc_kernel_galsim(ipc_flip), oversampling)
     if recenter:
-        cx, cy = light_centroid(epsf, CENTROID_RADIUS * oversampling)
-        epsf = recentre(epsf, ((n - 1) / 2 - cx, (n - 1) / 2 - cy))
+        for _ in range(2):  # the fit's box is fixed: a second pass removes the residual
+            cx, cy = core_centroid(epsf, round(CENTROID_HALF_BOX * oversampling))
+            epsf = recentre(epsf, ((n - 1) / 2 - cx, (n - 1) / 2 - cy))
     log.debug("Roman truth SCA %d %s at (%.0f, %.0f): sum %.4f", sca, band, *sca_pos,
               epsf.sum() / oversampling**2)
     epsf.setflags(write=False)

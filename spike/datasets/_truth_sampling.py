@@ -11,15 +11,15 @@ share code with the PSF models they are used to score.
   which acts between whole detector pixels: on the oversampled grid it is a comb with teeth
   ``oversampling`` samples apart (the approach of STPSF's ``oversample_ipc_model``).
 * `ipc_kernel` builds a symmetric kernel from nearest-neighbour and corner couplings.
-* `light_centroid` measures a centre of light; `recentre` moves an ePSF by a sub-sample
-  amount (Fourier shift).
+* `core_centroid` measures the 2-D Gaussian centroid of a core; `recentre` moves an ePSF
+  by a sub-sample amount (Fourier shift).
 """
 
 import logging
 
 import numpy as np
 
-__all__ = ["AngularImage", "apply_ipc", "detector_epsf", "ipc_kernel", "light_centroid", "recentre"]
+__all__ = ["AngularImage", "apply_ipc", "core_centroid", "detector_epsf", "ipc_kernel", "recentre"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class AngularImage:
     offset : tuple of float, optional
         Angular position (arcsec, first and second axis) of the *adopted* source position
         relative to the array centre; `detector_epsf` centres its output there (e.g. the
-        PSF's centre of light, which defines a star's position).
+        PSF's core centroid, which defines a star's position).
     """
 
     def __init__(self, data, pixel, *, offset=(0.0, 0.0)):
@@ -202,27 +202,29 @@ def recentre(epsf, shift):
     return np.fft.ifft2(spectrum).real
 
 
-def light_centroid(image, radius):
-    """Centre of light (first moment) of a centred image within ``radius`` samples.
-
-    GalSim's ``centroid`` of a profile is its first moment; this is the same within a
-    circle about the array centre (the far wings, which a stamp truncates, left out).
+def core_centroid(image, half_box):
+    """2-D Gaussian centroid (photutils ``centroid_2dg``) of the core of a centred image.
 
     Parameters
     ----------
     image : numpy.ndarray
         Square image with the object near its centre.
-    radius : float
-        Radius (samples) about the array centre.
+    half_box : int
+        Half width (samples) of the fitted box about the array centre.
 
     Returns
     -------
     tuple of float
         ``(x, y)`` array indices of the centroid.
     """
-    c = (image.shape[0] - 1) / 2
-    yy, xx = np.indices(image.shape)
-    inside = np.hypot(xx - c, yy - c) <= radius
-    weights = np.where(inside, image, 0.0)
-    total = weights.sum()
-    return float((weights * xx).sum() / total), float((weights * yy).sum() / total)
+    import warnings
+
+    from photutils.centroids import centroid_2dg
+
+    c = (image.shape[0] - 1) // 2
+    half = int(min(half_box, c))
+    box = image[c - half:c + half + 1, c - half:c + half + 1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # astropy fitter warnings on poor fits
+        x, y = centroid_2dg(box)
+    return float(x) + c - half, float(y) + c - half

@@ -56,12 +56,15 @@ by GalSim with the pixel response, plus what the design model lacks:
   neighbours, 0.1 % to the corners, as GalSim's Roman simulations use).
 
 spike's ``galsim`` method models none of these four, so scoring it against this truth
-measures how much they matter. The truth is computed at the centre of a 256 x 256 pixel
-cell of the SCA (aberrations vary over thousands of pixels) and cached per cell.
+measures how much they matter. The truth is computed at the centre of a 512 x 512 pixel
+cell of the SCA (aberrations vary over thousands of pixels; one cell is centred on the
+SCA) and cached per cell: about 5 s per cell, SCA and filter.
 
-Both truths are recentred so that their centre of light (first moment within 12 pixels)
-is the star's position: GalSim's definition of a PSF's centroid. (Coma moves the peak and
-a 2-D Gaussian fit's centroid away from it: by 0.15 px for GalSim's design PSF of WFI01.)
+Both truths are recentred so that the 2-D Gaussian centroid of their core (photutils
+``centroid_2dg``, 9 x 9 px) is the star's position: how positions are measured on real
+exposures in the accuracy benchmark and how `spike.accuracy` measures stars. An aberrated
+PSF's centre of light (first moment, GalSim's ``centroid``) differs from it: by 0.15 px for
+GalSim's design PSF of WFI01 in H158, 0.13 px for the default NIRCam truth.
 """
 
 import functools
@@ -205,7 +208,7 @@ class JwstTruthPSFMethod(PSFMethod):
     nlambda : int or None, optional
         Wavelengths across the band (default: see `_truth_jwst.passband`).
     recenter : bool, optional
-        Centre each ePSF on its centre of light (default True).
+        Centre each ePSF on its core's 2-D Gaussian centroid (default True).
     pupil_npix : int, optional
         Pupil samples across 6.6 m (default 1024: 6.4 mm, the 7 mm gaps resolved; 512 is
         4 times faster and differs by 0.2 % of the peak).
@@ -301,10 +304,10 @@ class RomanTruthPSFMethod(PSFMethod):
     pupil_bin : int, optional
         Binning of GalSim's 4096 x 4096 pupil images (default 8).
     cell : int, optional
-        The PSF is computed at the centre of ``cell`` x ``cell`` pixel cells of the SCA
-        (default 256; 1 computes it at each position).
+        The PSF is computed at the centre of ``cell`` x ``cell`` pixel cells of the SCA,
+        one centred on the SCA (default 512; 1 computes it at each position).
     recenter : bool, optional
-        Centre each ePSF on its centre of light (default True).
+        Centre each ePSF on its core's 2-D Gaussian centroid (default True).
     """
 
     name = "truth_galsim"
@@ -312,7 +315,7 @@ class RomanTruthPSFMethod(PSFMethod):
 
     def __init__(self, *, oversampling=4, extra_aberrations=ROMAN_EXTRA_ABERRATIONS,
                  jitter=ROMAN_JITTER, charge_diffusion=CHARGE_DIFFUSION["WFI"], ipc=True,
-                 pupil_bin=8, cell=256, recenter=True):
+                 pupil_bin=8, cell=512, recenter=True):
         extra = dict(extra_aberrations or {})
         for noll, nm in extra.items():
             if isinstance(noll, bool) or int(noll) != noll or not 4 <= noll <= 22:

@@ -18,7 +18,7 @@ from gwcs import coordinate_frames as cf
 from scipy.ndimage import gaussian_filter
 
 from spike.datasets import _truth_jwst, _truth_roman
-from spike.datasets._truth_sampling import apply_ipc, ipc_kernel, light_centroid
+from spike.datasets._truth_sampling import apply_ipc, core_centroid, ipc_kernel
 from spike.datasets.truth_psf import JwstTruthPSFMethod, RomanTruthPSFMethod
 from spike.exceptions import PSFMethodError
 from spike.psf.base import DetectorInfo
@@ -123,14 +123,14 @@ def test_jwst_matches_a_direct_poppy_calculation():
 
 def test_jwst_normalisation_flux_and_centre():
     """The ePSF holds the angular PSF's flux inside the stamp; with 70 nm WFE (asymmetric)
-    it is still centred on its centre of light."""
+    its core's 2-D Gaussian centroid is still at the array centre."""
     method = JwstTruthPSFMethod(nlambda=2, pupil_npix=PUPIL_NPIX)
     jac = rotation(-20.0, NIRCAM_SW) @ np.diag([-1.0, 1.02])  # mirrored, anisotropic
     model = method.prepare(nircam(jac))
     epsf = model.evaluate(40.0, 60.0, size=21)
     assert epsf.shape == (84, 84)
     assert model.diagnostics["wfe_rms_nm"] == 70.0
-    cx, cy = light_centroid(epsf, 12 * OVERSAMPLING)
+    cx, cy = core_centroid(epsf, 18)
     assert abs(cx - 41.5) < 0.01 * OVERSAMPLING and abs(cy - 41.5) < 0.01 * OVERSAMPLING
     # flux: the angular image's samples that fall inside the stamp (detector frame),
     # blurred and IPC-spread light aside (both leave the stamp by < 0.3 %)
@@ -230,7 +230,7 @@ def test_roman_frame_flip_agrees_with_galsims_wcs():
 def test_roman_extras_broaden_the_core_as_expected():
     """Jitter and charge diffusion are a Gaussian of their quadrature sigma (away from the
     stamp edges); the full truth (plus IPC and 25 nm of extra aberrations) is broader
-    still (FWHM and EE(2 px) measured) and centred on its centre of light."""
+    still (FWHM and EE(1 px) measured) and centred on its core's centroid."""
     x, y, size = 20.0, 30.0, 11
     design = bare_roman().prepare(roman()).evaluate(x, y, size=size)
     blurred = bare_roman(jitter=0.006, charge_diffusion=0.033).prepare(roman())
@@ -249,7 +249,7 @@ def test_roman_extras_broaden_the_core_as_expected():
     assert f1 / f0 == pytest.approx(predicted, rel=0.06)
     assert 1.01 < f2 / f1 < 1.06
     assert 0.86 < e1 / e0 < 0.92 and 0.95 < e2 / e1 < 0.99
-    cx, cy = light_centroid(full, 12 * OVERSAMPLING)
+    cx, cy = core_centroid(full, 18)
     assert abs(cx - 21.5) < 0.01 * OVERSAMPLING and abs(cy - 21.5) < 0.01 * OVERSAMPLING
 
 
