@@ -14,14 +14,14 @@ is. (The flip's presence is checked against GalSim's own WCS in the tests.)
 
 import functools
 import logging
-import math
 
 import numpy as np
 
 from spike.datasets._truth_sampling import apply_ipc, core_centroid, recentre
 from spike.exceptions import PSFDataUnavailableError, PSFMethodError
 
-__all__ = ["GALSIM_BANDS", "SCA_PIXELS", "draw_epsf", "ipc_kernel_galsim", "sca_flip"]
+__all__ = ["GALSIM_BANDS", "SCA_PIXELS", "draw_epsf", "galsim_position", "ipc_kernel_galsim",
+           "load_galsim", "local_jacobian", "sca_flip"]
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,3 @@ def galsim_position(x, y, origin, flip, cell):
     gal = [SCA_PIXELS - v if f < 0 else v + 1 for v, f in zip(sci, flip, strict=True)]
     return (float(sci[0]), float(sci[1])), (float(gal[0]), float(gal[1]))
 
-
-def blur_sigma(jitter, diffusion):
-    """Quadrature sum of two Gaussian sigmas."""
-    return math.hypot(jitter, diffusion)

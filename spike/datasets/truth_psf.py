@@ -35,6 +35,7 @@ JWST (`JwstTruthPSFMethod`, NIRCam and MIRI imaging)
   neighbour, the JWST documentation's "NIRCam Detector Performance" table (post-pixel
   coupling, 0.08-0.19 %, not modelled); MIRI alpha = 3.3 %, beta = 2.4 %, corners 1.3 %
   (STPSF ``constants.INSTRUMENT_IPC_DEFAULT_KERNEL_PARAMETERS``, JWST-STScI-002925).
+* One wavefront for the whole field (no field dependence beyond the distortion).
 * Sampled on the detector axes through the exposure's local detector -> V2V3 Jacobian and
   integrated over the pixel (`spike.datasets._truth_sampling.detector_epsf`); the poppy
   image is cached per band and field, the ePSF per (band, Jacobian, size).
