@@ -6,6 +6,7 @@ measured values with their margins, and they fail if the stars were drawn with t
 """
 
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -94,8 +95,10 @@ def test_run_demo_checks_n_exposures(tmp_path, n):
 
 
 def test_console_script_installed():
-    proc = subprocess.run(["spike", "demo", "--help"], capture_output=True, text=True,
-                          timeout=60, check=False)
+    # the script of the running environment (found without activating it), else PATH's
+    script = Path(sys.executable).with_name("spike")
+    proc = subprocess.run([str(script) if script.is_file() else "spike", "demo", "--help"],
+                          capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "--output-dir" in proc.stdout
 
