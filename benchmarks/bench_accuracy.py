@@ -43,6 +43,8 @@ DEFAULT_METHODS = {
     "acs_hrc": ["optical", "optical:fit=True", "epsf", "psfex", "tinytim"],
     "wfpc2_pc1": ["optical", "optical:fit=True", "epsf", "psfex", "tinytim"],
     "wfpc2_wf3": ["optical", "optical:fit=True", "epsf", "psfex", "tinytim"],
+    "nircam": ["optical", "optical:fit=True", "epsf", "psfex", "stpsf"],
+    "roman": ["galsim", "epsf", "psfex", "stpsf"],
 }
 #: Methods that use the exposures' own stars (cross-validated).
 _STAR_METHODS = {"epsf", "psfex"}
@@ -72,8 +74,10 @@ def run_method(dataset, stars_xy, name, options, *, exclude=None):
     ra, dec = dataset.to_world(*stars_xy)
     opts = options
     if exclude is not None:
-        pairs = ",".join(f"({float(a)!r},{float(b)!r})" for a, b in zip(*dataset.to_world(*exclude),
-                                                           strict=True))
+        # plain floats: a numpy 2 scalar's repr ("np.float64(...)") does not parse
+        ra_ex, dec_ex = dataset.to_world(*exclude)
+        pairs = ",".join(f"({float(a)!r},{float(b)!r})" for a, b in zip(ra_ex, dec_ex,
+                                                                         strict=True))
         opts = f"{options + ',' if options else ''}exclude_stars=[{pairs}]"
     result = DrizzlePSFStep.call(dataset.input, ra=list(ra), dec=list(dec),
                                  reference_mosaic=dataset.mosaic, method=name,

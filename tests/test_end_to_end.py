@@ -4,6 +4,12 @@ The science exposures (stars injected with the ``optical`` model, noise, masks) 
 by the real `jwst.resample.ResampleStep`; spike drizzles the PSF at every star onto that
 mosaic's grid (reused through ``reference_mosaic``). Centroids must agree within 0.05 px and
 FWHMs within 5 %.
+
+These tests check the **drizzle**, not the model: the stars are drawn with the very model
+that is drizzled, on purpose, so any difference is the resampling's. The model's fidelity
+is measured against stars drawn with independent truth PSFs
+(`spike.datasets.truth_psf`) by ``spike demo`` (``tests/test_cli.py``) and the accuracy
+benchmark (``benchmarks/bench_accuracy.py``).
 """
 
 import numpy as np

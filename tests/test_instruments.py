@@ -1,6 +1,9 @@
 """Every JWST imager: NIRCam long wavelength, NIRISS and MIRI (NIRCam short wavelength is
 covered by the session fixtures). Stars injected with the ``optical`` model into a few
-dithered exposures; spike's drizzled PSF must match the stars of jwst's science mosaic."""
+dithered exposures; spike's drizzled PSF must match the stars of jwst's science mosaic.
+
+Like ``tests/test_end_to_end.py`` these test the drizzle (distortion, rotation, pixel
+scales of each imager): the stars are drawn with the drizzled model itself on purpose."""
 
 import numpy as np
 import pytest
