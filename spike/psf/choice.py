@@ -55,12 +55,15 @@ class Choice:
         Why, in a sentence (logged and recorded as ``meta.psf.choice``).
     options : dict
         Method options the choice adds (e.g. ``{"fit": "auto"}``).
+    warned : set
+        What `warn_if_unfitted` has already warned about in this run.
     """
 
     requested: str | None
     method: str
     reason: str
     options: dict = field(default_factory=dict)
+    warned: set = field(default_factory=set, compare=False, repr=False)
 
     def as_meta(self):
         """Return the mapping recorded in products' ``meta.psf.choice``."""
@@ -130,6 +133,11 @@ def warn_if_unfitted(choice, model, detector):
     diagnostics = getattr(model, "diagnostics", None) or {}
     if diagnostics.get("fit", False):
         return
+    # galsim has no fit: one warning per run; optical: one per exposure left unfitted
+    key = "galsim" if choice.method == "galsim" else detector.filename or detector.label()
+    if key in choice.warned:
+        return
+    choice.warned.add(key)
     why = diagnostics.get("fit_reason")
     log.warning("%s: PSF from the unfitted physical model (%s)%s; %s. Give "
                 "method='epsf' or 'psfex' (the exposure's own stars), or install STPSF's "

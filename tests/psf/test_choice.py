@@ -89,6 +89,13 @@ def test_warning_for_an_unfitted_default_model(caplog):
     assert "x_flt.fits: PSF from the unfitted physical model (optical): only 2 stars" in caplog.text
     assert "FWHM ratio" in caplog.text  # the measured accuracy is quoted
     caplog.clear()
+    roman = Choice(None, "galsim", "default")
+    rdet = DetectorInfo("roman", "WFI", "WFI01", "F158", None, None, (10, 10), filename="r")
+    with caplog.at_level(logging.WARNING, logger="spike.psf.choice"):
+        for _ in range(3):  # once per run for a model without a fit
+            warn_if_unfitted(roman, _Fixed({}), rdet)
+    assert caplog.text.count("unfitted physical model (galsim)") == 1
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="spike.psf.choice"):
         warn_if_unfitted(default, _Fixed({"fit": True}), det)
         warn_if_unfitted(Choice("optical", "optical", "requested"), _Fixed({}), det)
