@@ -6,6 +6,7 @@ from spike.generate import generate_psfs
 from spike.missions import open_exposures
 from spike.sources import resolve_sources
 from spike.psf.choice import build_method
+from spike.steps._checks import check_generate_pars, check_output_dir
 from spike.steps._common import GENERATE_SPEC
 from spike.stpipe.core import SpikeStep
 
@@ -36,9 +37,8 @@ class GeneratePSFStep(SpikeStep):
 
     def process(self, input_data, sources=None, user_psf=None):
         """Return the list of `~spike.datamodels.ExposurePSFModel`."""
-        if self.stamp_size % 2 == 0:
-            msg = f"stamp_size must be odd, got {self.stamp_size}"
-            raise ValueError(msg)
+        check_generate_pars(self)
+        check_output_dir(self)
         table = resolve_sources(ra=self.ra, dec=self.dec, catalog=self.catalog, sources=sources)
         with open_exposures(input_data, product_name=self.product_name) as adapter:
             method = build_method(self.method, mission=adapter.mission,
