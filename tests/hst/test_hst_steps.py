@@ -47,6 +47,7 @@ def test_product_describes_the_run(psf_run, hrc):
     assert meta.psf.method == "optical"
     assert meta.resample.pixfrac == 0.8 and meta.resample.kernel == "square"
     assert meta.resample.output_wcs_source == "reference_mosaic"
+    assert meta.resample.fillval == "INDEF"  # the drz's D001FVAL, not the string 'None'
     assert meta.mosaic.reference_mosaic == hrc.drz.name
     # the product's gwcs is the drz WCS
     drz_wcs = WCS(fits.getheader(hrc.drz, "SCI"))
