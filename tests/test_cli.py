@@ -52,16 +52,21 @@ def test_demo_psf_matches_the_stars(demo):
 
 
 def test_main_runs_the_demos(monkeypatch, tmp_path):
+    """Hermetic: the demos are replaced and the working directory is the test's own."""
+    monkeypatch.chdir(tmp_path)
     calls = []
     monkeypatch.setattr(cli, "run_demo", lambda *a, **k: calls.append(("jwst", a, k)))
     monkeypatch.setattr(cli, "run_roman_demo", lambda *a, **k: calls.append(("roman", a, k)))
+    monkeypatch.setattr(cli, "run_hst_demo", lambda *a, **k: calls.append(("hst", a, k)))
     assert cli.main(["demo", "--output-dir", str(tmp_path), "--mission", "jwst",
                      "--method", "user"]) == 0
     assert calls == [("jwst", (str(tmp_path),), {"method": "user"})]
     calls.clear()
     assert cli.main(["demo"]) == 0
     assert calls == [("jwst", (str(Path("spike-demo") / "jwst"),), {"method": "optical"}),
-                     ("roman", (Path("spike-demo") / "roman",), {"method": None})]
+                     ("roman", (Path("spike-demo") / "roman",), {"method": None}),
+                     ("hst", (Path("spike-demo") / "hst",), {"method": None})]
+    assert list(tmp_path.iterdir()) == []  # nothing written anywhere
 
 
 def test_main_needs_a_command(capsys):

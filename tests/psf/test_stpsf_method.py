@@ -3,14 +3,13 @@
 import socket
 
 import pytest
+import stpsf  # a hard dependency, imported before the network guard below
 from astropy.io import fits
 
 from spike.exceptions import PSFDataUnavailableError, PSFMethodError
 from spike.psf import stpsf_method
 from spike.psf.stpsf_method import STPSFMethod, find_stpsf_data
 from tests.psf._helpers import gaussian_psf, make_detector
-
-stpsf = pytest.importorskip("stpsf")  # imported here, before the network guard below
 
 
 @pytest.fixture
