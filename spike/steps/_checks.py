@@ -129,7 +129,7 @@ def check_resample_pars(step):
         for v in step.crpix:
             _finite("crpix", v)
     if step.crval is not None:
-        ra, dec = (_finite("crval", v) for v in step.crval)
+        _, dec = (_finite("crval", v) for v in step.crval)
         if abs(dec) > 90:
             msg = f"crval={list(step.crval)}: the declination must lie in [-90, 90] degrees"
             raise ValueError(msg)
