@@ -95,21 +95,24 @@ def plan_batches(covered, *, stamp_size, oversampling, output_size, input_size,
     size_note = f"output_size={output_size}" + (f" ({output_size_from})"
                                                 if output_size_from else "")
     if worst + product > limit:
+        product_note = (f"; {size_note}: {product / _GIB:.2f} GiB of product for {n_src} "
+                        "source(s)") if output_size else ""
         msg = (f"This run needs about {(worst + product) / _GIB:.1f} GiB (stamp_size="
                f"{stamp_size} at oversampling={oversampling}: "
                f"{worst / _GIB:.2f} GiB per source on {int(per_exposure.max())} "
-               f"exposure(s); {size_note}: {product / _GIB:.2f} GiB of product for {n_src} "
-               f"source(s)), more than the {limit / _GIB:.1f} GiB it may use on this "
-               "machine; lower stamp_size, oversampling or output_size (or raise "
-               "pixel_scale)")
+               f"exposure(s){product_note}), more than the {limit / _GIB:.1f} GiB it may use "
+               "on this machine; lower stamp_size, oversampling"
+               + (" or output_size (or raise pixel_scale)" if output_size else ""))
         raise ValueError(msg)
     if keep_all:
         total = sum(_source_bytes(int(n), stamp_size=stamp_size, oversampling=oversampling,
                                   output_size=output_size, input_size=input_size)
                     for n in per_exposure)
         if total + product > limit:
-            msg = (f"Keeping every source's exposure PSFs (save_exposure_psfs or save_plots) "
-                   f"needs about {(total + product) / _GIB:.1f} GiB for {n_src} sources, more "
+            msg = (f"Keeping every source's exposure PSFs (generate_psf, or drizzle_psf with "
+                   f"save_exposure_psfs or save_plots) needs about "
+                   f"{(total + product) / _GIB:.1f} GiB for {n_src} sources (stamp_size="
+                   f"{stamp_size} at oversampling={oversampling}), more "
                    f"than the {limit / _GIB:.1f} GiB this run may use; run without them, or "
                    "with fewer sources or a smaller stamp_size")
             raise ValueError(msg)

@@ -2,7 +2,8 @@
 
 import logging
 
-from spike.generate import generate_psfs
+from spike._memory import plan_batches
+from spike.generate import generate_psfs, locate_sources
 from spike.missions import open_exposures
 from spike.sources import resolve_sources
 from spike.psf.choice import build_method
@@ -45,8 +46,13 @@ class GeneratePSFStep(SpikeStep):
                                   oversampling=self.oversampling, psf_path=self.psf_path,
                                   user_psf=user_psf, options=self.method_options,
                                   instrument=adapter.detector_info(0).instrument)
+            coverage = locate_sources(adapter, table)
+            plan_batches(coverage.covered, stamp_size=self.stamp_size,
+                         oversampling=self.oversampling, output_size=0, input_size=0,
+                         keep_all=True)  # refuses a run that cannot fit in memory
             products = [m for _, m in generate_psfs(adapter, table, method,
-                                                     stamp_size=self.stamp_size)]
+                                                     stamp_size=self.stamp_size,
+                                                     coverage=coverage)]
         for model in products:
             model.meta.cal_step.generate_psf = "COMPLETE"
             model.meta.product_name = adapter.product_name

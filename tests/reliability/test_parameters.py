@@ -130,3 +130,9 @@ def test_unwritable_working_directory_when_saving_plots(jwst_asn, jwst_star, mon
     monkeypatch.chdir("/sys")
     with pytest.raises(PermissionError, match=r"the working directory \(no output_dir\)"):
         DrizzlePSFStep.call(str(jwst_asn), **jwst_star, save_plots=True)
+
+
+def test_generate_step_refuses_a_huge_stamp(clean_run, jwst_asn, jwst_star):
+    clean_run(GeneratePSFStep, str(jwst_asn), **jwst_star, stamp_size=20001, exc=ValueError,
+              match=r"needs about .* GiB \(stamp_size=20001 at oversampling=4: .* GiB per "
+                    r"source on 8 exposure\(s\)\), more than the .* GiB .*lower stamp_size")
