@@ -84,27 +84,33 @@ def fill_defaults(pars, defaults):
     return out
 
 
+#: Metadata values that say nothing about the band (blended or missing).
+_UNKNOWN = ("", "N/A", "NONE", "ANY", "MULTIPLE", "MULTI")
+
+
 def _norm(value):
     return str(value or "").strip().upper()
 
 
-def check_mosaic_band(name, *, instrument, filter, pupil=None, det):
+def check_mosaic_band(name, *, instrument, filter_name, pupil=None, det):
     """Raise ValueError when a reference mosaic is of another instrument or filter.
 
     Parameters
     ----------
     name : str
         The mosaic's file name (for the message).
-    instrument, filter, pupil : str or None
-        The mosaic's; missing values are not compared.
+    instrument, filter_name, pupil : str or None
+        The mosaic's instrument, filter and pupil; missing or blended values (``N/A``,
+        ``MULTIPLE``) are not compared.
     det : spike.psf.base.DetectorInfo
         The first exposure (all exposures share one band).
     """
-    pairs = (("instrument", instrument, det.instrument), ("filter", filter, det.filter),
+    pairs = (("instrument", instrument, det.instrument), ("filter", filter_name, det.filter),
              ("pupil", pupil, det.pupil))
     for what, mosaic_value, exposure_value in pairs:
-        if _norm(mosaic_value) and _norm(exposure_value) and (
-                _norm(mosaic_value) != _norm(exposure_value)):
+        if _norm(mosaic_value) in _UNKNOWN or _norm(exposure_value) in _UNKNOWN:
+            continue
+        if _norm(mosaic_value) != _norm(exposure_value):
             msg = (f"reference_mosaic {name} is {what} {_norm(mosaic_value)}, the exposures "
                    f"are {_norm(exposure_value)}: give the mosaic made from these exposures")
             raise ValueError(msg)

@@ -62,7 +62,7 @@ def grid_from_mosaic(reference, pars, *, explicit=(), exposure=None):
         recorded = mosaic.meta.resample.instance
         inst = mosaic.meta.instrument
         if exposure is not None:
-            check_mosaic_band(name, instrument=inst.name, filter=inst.filter,
+            check_mosaic_band(name, instrument=inst.name, filter_name=inst.filter,
                               pupil=getattr(inst, "pupil", None), det=exposure)
     pars = apply_recorded(pars, recorded, _RECORDED, name, explicit=explicit)
     pscale = scale_from_area(area) if area else wcs_pixel_scale(wcs)

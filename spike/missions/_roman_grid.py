@@ -50,7 +50,8 @@ def grid_from_mosaic(reference, pars, *, explicit=(), exposure=None):
         if exposure is not None:
             inst = mosaic.meta.instrument
             check_mosaic_band(name, instrument=getattr(inst, "name", None),
-                              filter=getattr(inst, "optical_element", None), det=exposure)
+                              filter_name=getattr(inst, "optical_element", None),
+                              det=exposure)
         wcs = copy.deepcopy(mosaic.meta.wcs)
         shape = tuple(mosaic.data.shape)
         recorded = dict(mosaic.meta.resample) if "resample" in mosaic.meta else {}
