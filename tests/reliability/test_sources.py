@@ -62,7 +62,7 @@ def test_catalog_in_metres(clean_run, jwst_asn, tmp_path):
               match=r"catalog .*metres\.ecsv: column 'ra' is in m, not an angle")
 
 
-def test_catalog_in_arcsec_is_converted(jwst_sim):
+def test_catalog_in_arcsec_is_converted():
     """Angle units other than degrees are fine (a check that the unit test is not too eager)."""
     from spike.sources import resolve_sources
 
