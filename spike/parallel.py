@@ -157,9 +157,9 @@ def _on_local_dask(n_workers, input_data, chunks, request):
     """
     from dask.distributed import Client, LocalCluster
 
-    with _workers_skip_main():
+    with _workers_skip_main():  # dashboard on a free local port: no clash with others
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address="127.0.0.1:0")
     try:
         with Client(cluster) as client:
             parts = _on_dask(client, input_data, chunks, request)

@@ -4,10 +4,13 @@ Three NIRCam sources with the ``optical`` model: run serially, in batches of one
 on two local processes (chunks of two and one source) from a script *without* an
 ``if __name__ == "__main__":`` guard, and on a local Dask cluster of two workers. A source
 alone in its chunk used to be mapped onto the detectors through another code path of
-astropy's models (1e-10 px apart, 2e-9 of the PSF peak after drizzling).
+astropy's models (1e-10 px apart, 2e-9 of the PSF peak after drizzling). The local Dask
+cluster must start while another one holds the default dashboard port, and close without
+killing its workers.
 """
 
 import logging
+import socket
 import subprocess
 import sys
 import textwrap
@@ -70,7 +73,21 @@ def test_processes_from_an_unguarded_script(jwst_asn, stars, serial, tmp_path):
     assert_identical(serial, spike_open(out))
 
 
-def test_dask_equals_serial_and_shuts_down_cleanly(jwst_asn, stars, serial, caplog):
+@pytest.fixture
+def dashboard_port_taken():
+    """Hold Dask's default dashboard port (8787), as another running cluster would."""
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", 8787))
+        sock.listen()
+    except OSError:
+        pass  # already taken by someone else: the same situation
+    yield
+    sock.close()
+
+
+def test_dask_equals_serial_and_shuts_down_cleanly(jwst_asn, stars, serial, caplog,
+                                                    dashboard_port_taken):
     caplog.set_level(logging.INFO)
     result = DrizzlePSFStep.call(str(jwst_asn), **stars, scheduler="dask:2", **PARS)
     assert_identical(serial, result)
