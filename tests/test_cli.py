@@ -89,6 +89,7 @@ def test_console_script_installed():
     assert "--output-dir" in proc.stdout
 
 
+@pytest.mark.slow
 def test_roman_demo_end_to_end(tmp_path):
     """The Roman demo: simulated WFI exposures, romancal's mosaic, spike's galsim PSF."""
     result = cli.run_roman_demo(tmp_path)
@@ -105,6 +106,7 @@ def test_roman_demo_end_to_end(tmp_path):
     assert np.all(np.abs(ratios - 1) < 0.05), ratios
 
 
+@pytest.mark.slow
 def test_hst_demo(tmp_path):
     """``spike demo --mission hst``: real ACS/HRC exposures, AstroDrizzle, ePSFs."""
     import hashlib

@@ -87,6 +87,7 @@ def test_inputs_unchanged(psf_run, hrc):
     assert file_digests(hrc.flt_dir) == hrc.digests
 
 
+@pytest.mark.slow
 def test_engines_agree(hrc):
     """Stamps drizzled with the drizzle package equal AstroDrizzle's own drizzle."""
     kwargs = {"ra": list(hrc.ra[:2]), "dec": list(hrc.dec[:2]), "reference_mosaic": str(hrc.drz),
@@ -139,6 +140,7 @@ def test_computed_grid_is_astrodrizzles_default(hrc):
     assert abs(cd[0, 1]) < 1e-15 and cd[0, 0] < 0 < cd[1, 1]  # north up, east left
 
 
+@pytest.mark.slow
 def test_strun_command_line(hrc, tmp_path):
     """``strun drizzle_psf hst_asn.json`` offline, with a JSON association of the flt files."""
     import json

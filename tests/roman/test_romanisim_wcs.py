@@ -107,6 +107,7 @@ def test_drizzle_psf_on_romanisim_wcs(romanisim_models, source):
         assert model.meta.wcs is wcs and not has_inverse(wcs)
 
 
+@pytest.mark.slow
 def test_strun_on_romanisim_files(romanisim_models, source, tmp_path):
     """The case of the report: ``strun drizzle_psf roman_asn.json --ra=.. --dec=..``."""
     from spike.datasets import write_roman_association

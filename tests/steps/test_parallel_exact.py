@@ -54,6 +54,7 @@ def test_single_source_run_equals_its_row(jwst_asn, stars, serial):
     np.testing.assert_array_equal(alone.sources["x"], serial.sources["x"][2:])
 
 
+@pytest.mark.slow
 def test_processes_from_an_unguarded_script(jwst_asn, stars, serial, tmp_path):
     """``scheduler='processes:2'`` called at a script's top level (no main guard)."""
     out = tmp_path / "parallel_psf.asdf"
@@ -86,6 +87,7 @@ def dashboard_port_taken():
     sock.close()
 
 
+@pytest.mark.slow
 def test_dask_equals_serial_and_shuts_down_cleanly(jwst_asn, stars, serial, caplog,
                                                     dashboard_port_taken):
     caplog.set_level(logging.INFO)
