@@ -16,7 +16,8 @@ from spike.stamps.fitswcs import as_gwcs
 from spike.stamps.geometry import OUTPUT_PAD, input_box, output_box
 from spike.stamps.render import render_stamp
 
-__all__ = ["drizzle_psfs", "default_output_size", "merge_products"]
+__all__ = ["drizzle_psfs", "default_output_size", "input_scales", "merge_products",
+           "check_contributions"]
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,19 @@ DRIZZLED_SOURCE_DTYPE = [("id", "S64"), ("ra", "f8"), ("dec", "f8"), ("x", "f8")
                          ("psf_sum", "f8")]
 EXPOSURE_DTYPE = [("filename", "S128"), ("instrument", "S32"), ("detector", "S32"),
                   ("filter", "S32"), ("pupil", "S32")]
+
+
+def input_scales(adapter):
+    """Mean pixel scale (arcsec) of every exposure of ``adapter``."""
+    from stcal.resample.utils import compute_mean_pixel_area
+
+    scales = []
+    for e in range(adapter.n_exposures):
+        det = adapter.detector_info(e)
+        area = det.extra.get("pixelarea_steradians") or compute_mean_pixel_area(
+            det.wcs, shape=det.shape)
+        scales.append(3600.0 * np.degrees(np.sqrt(area)))
+    return scales
 
 
 def default_output_size(stamp_size, grid, adapter):
@@ -39,15 +53,7 @@ def default_output_size(stamp_size, grid, adapter):
     adapter : spike.missions.base.MissionAdapter
         The exposures (the largest input pixel scale is used).
     """
-    from stcal.resample.utils import compute_mean_pixel_area
-
-    scales = []
-    for e in range(adapter.n_exposures):
-        det = adapter.detector_info(e)
-        area = det.extra.get("pixelarea_steradians") or compute_mean_pixel_area(
-            det.wcs, shape=det.shape)
-        scales.append(3600.0 * np.degrees(np.sqrt(area)))
-    size = int(np.ceil(stamp_size * max(scales) / grid.pixel_scale))
+    size = int(np.ceil(stamp_size * max(input_scales(adapter)) / grid.pixel_scale))
     return size + 1 - size % 2
 
 
@@ -74,6 +80,7 @@ def drizzle_psfs(adapter, exposure_psfs, grid, *, output_size, source_ids=None):
     `~spike.datamodels.DrizzledPSFModel`
     """
     from spike.datamodels import DrizzledPSFModel
+    from spike.datamodels._base import str_table
 
     order, per_source = _collect(exposure_psfs)
     if source_ids is not None:
@@ -104,15 +111,19 @@ def drizzle_psfs(adapter, exposure_psfs, grid, *, output_size, source_ids=None):
         inner = (slice(OUTPUT_PAD, -OUTPUT_PAD), slice(OUTPUT_PAD, -OUTPUT_PAD))
         data[s], wht[s] = d[inner], w[inner]
         con[s] = _global_context(c[(slice(None), *inner)], used, n_planes)
-        contributions[s, used] = 1
-        table[s] = (sid.encode(), ra, dec, xm, ym, box.xstart, box.ystart, len(used),
+        # contributing = some weight on the cutout (masked or NaN pixels give none)
+        contributing = [e for e in used if _has_bit(con[s], e)]
+        contributions[s, contributing] = 1
+        table[s] = (sid.encode(), ra, dec, xm, ym, box.xstart, box.ystart, len(contributing),
                     float(np.nansum(data[s])))
         log.log(logging.DEBUG if progress.enabled else logging.INFO,
-                "Source %s: drizzled %d exposure PSF(s)", sid, len(used))
+                "Source %s: drizzled %d exposure PSF(s), %d with weight on the cutout", sid,
+                len(used), len(contributing))
     progress.update(n_src)
 
-    out = DrizzledPSFModel(data=data, wht=wht, con=con, sources=table,
-                           exposures=_exposure_table(adapter), contributions=contributions)
+    out = DrizzledPSFModel(data=data, wht=wht, con=con, sources=str_table(table),
+                           exposures=str_table(_exposure_table(adapter)),
+                           contributions=contributions)
     _fill_meta(out, adapter, grid, exposure_psfs)
     return out
 
@@ -141,7 +152,8 @@ def _fill_meta(out, adapter, grid, exposure_psfs):
     for key in ("pixfrac", "kernel", "weight_type", "pixmap_stepsize", "pixmap_order"):
         if grid.pars.get(key) is not None:
             setattr(res, key, grid.pars[key])
-    res.fillval = str(grid.pars.get("fillval"))
+    fillval = grid.pars.get("fillval")
+    res.fillval = "INDEF" if fillval is None else str(fillval)
     res.good_bits = str(grid.pars.get("good_bits"))
     if grid.pixel_scale_ratio is not None:
         res.pixel_scale_ratio = float(grid.pixel_scale_ratio)
@@ -187,6 +199,47 @@ def _global_context(con, used, n_planes):
     return out.astype(np.uint32).view(np.int32)
 
 
+def _has_bit(con, e):
+    """True when exposure ``e``'s context bit is set anywhere in ``con`` (planes, ny, nx)."""
+    plane = con[e // 32].view(np.uint32)
+    return bool(np.any(plane & np.uint32(1 << (e % 32))))
+
+
+def check_contributions(result):
+    """Warn about sources no exposure pixel with weight reaches; raise if that is all of them.
+
+    A source gets no weight when every exposure covering it has NaN data or data-quality
+    flags excluding its pixels (e.g. an all-NaN SCI, or DQ all ``DO_NOT_USE``): its
+    cutout is the fill value and its PSF sum 0.
+
+    Parameters
+    ----------
+    result : `~spike.datamodels.DrizzledPSFModel`
+        The product (after merging batches and parallel chunks).
+
+    Raises
+    ------
+    spike.exceptions.SpikeError
+        When no source received any weight.
+    """
+    from spike.exceptions import SpikeError
+
+    empty = np.flatnonzero(np.asarray(result.sources["n_exposures"]) == 0)
+    if empty.size == 0:
+        return
+    ids = [_as_str(result.sources["id"][i]) for i in empty]
+    shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    why = ("every exposure covering it has NaN data or data-quality flags that exclude "
+           "its pixels (e.g. SCI all NaN, or DQ all DO_NOT_USE)")
+    if empty.size == len(result.sources):
+        names = ", ".join(_as_str(f) for f in result.exposures["filename"][:10])
+        msg = (f"No exposure pixel with weight reaches any source ({shown}): {why}; "
+               f"exposures: {names}")
+        raise SpikeError(msg)
+    log.warning("%d source(s) get no weight from any exposure, so their drizzled PSF is "
+                "empty (psf_sum 0): %s; %s", empty.size, shown, why)
+
+
 def _exposure_table(adapter):
     rows = np.zeros(adapter.n_exposures, dtype=EXPOSURE_DTYPE)
     for e in range(adapter.n_exposures):
@@ -202,6 +255,7 @@ def _as_str(value):
 def merge_products(parts):
     """Concatenate `~spike.datamodels.DrizzledPSFModel` s of the same run along sources."""
     from spike.datamodels import DrizzledPSFModel
+    from spike.datamodels._base import str_table
 
     if len(parts) == 1:
         return parts[0]
@@ -210,8 +264,8 @@ def merge_products(parts):
         data=np.concatenate([p.data for p in parts]),
         wht=np.concatenate([p.wht for p in parts]),
         con=np.concatenate([p.con for p in parts]),
-        sources=np.concatenate([np.asarray(p.sources) for p in parts]),
-        exposures=np.asarray(first.exposures),
+        sources=str_table(np.concatenate([np.asarray(p.sources) for p in parts])),
+        exposures=str_table(np.asarray(first.exposures)),
         contributions=np.concatenate([p.contributions for p in parts]),
     )
     out._instance["meta"] = copy.deepcopy(first._instance["meta"])

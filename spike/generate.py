@@ -15,7 +15,7 @@ from spike.exceptions import NoCoverageError
 from spike.psf.choice import warn_if_unfitted
 from spike.stamps.geometry import contains
 
-__all__ = ["Coverage", "locate_sources", "generate_psfs", "fill_instrument_meta",
+__all__ = ["Coverage", "sky_to_pixel", "locate_sources", "generate_psfs", "fill_instrument_meta",
            "model_diagnostics", "exposure_diagnostics", "SOURCE_DTYPE"]
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,43 @@ class Coverage:
     covered: np.ndarray
 
 
+def sky_to_pixel(wcs, ra, dec):
+    """Map sky positions onto a detector, each independently of the others mapped with it.
+
+    astropy's models evaluate a one-element array on another code path than longer
+    arrays (the results differ by ~1e-10 px for a distorted JWST WCS), so a source's
+    position would depend on how many sources share its run, batch or parallel chunk.
+    One-element inputs are therefore evaluated as two.
+
+    Parameters
+    ----------
+    wcs : WCS
+        APE-14 WCS (gwcs or astropy).
+    ra, dec : array-like
+        ICRS positions in degrees.
+
+    Returns
+    -------
+    x, y : numpy.ndarray
+        0-based pixel positions (NaN where unmappable).
+    """
+    ra, dec = np.atleast_1d(np.asarray(ra, float)), np.atleast_1d(np.asarray(dec, float))
+    n = ra.size
+    if n == 1:
+        ra, dec = np.repeat(ra, 2), np.repeat(dec, 2)
+    with np.errstate(invalid="ignore"):
+        x, y = wcs.world_to_pixel_values(ra, dec)
+    return np.asarray(x, float)[:n], np.asarray(y, float)[:n]
+
+
+def _listing(sources, indices, limit=10):
+    """``"a (RA=.., Dec=..), b (...) and 12 more"`` for the sources at ``indices``."""
+    shown = ", ".join(
+        f"{sources['id'][i]} (RA={sources['ra'][i]:.6f}, Dec={sources['dec'][i]:.6f})"
+        for i in indices[:limit])
+    return shown + (f" and {len(indices) - limit} more" if len(indices) > limit else "")
+
+
 def locate_sources(adapter, sources):
     """Map every source onto every exposure of ``adapter``.
 
@@ -59,7 +96,8 @@ def locate_sources(adapter, sources):
     Raises
     ------
     spike.exceptions.NoCoverageError
-        When a source lies on no exposure; the message names every such source.
+        When a source lies on no exposure; the message names such sources (the first ten,
+        and how many more).
     """
     n_exp, n_src = adapter.n_exposures, len(sources)
     x = np.full((n_exp, n_src), np.nan)
@@ -68,21 +106,20 @@ def locate_sources(adapter, sources):
     ra, dec = np.asarray(sources["ra"], float), np.asarray(sources["dec"], float)
     for e in range(n_exp):
         det = adapter.detector_info(e)
-        with np.errstate(invalid="ignore"):
-            xe, ye = det.wcs.world_to_pixel_values(ra, dec)
-        x[e], y[e] = xe, ye
-        covered[e] = [contains(det.wcs, det.shape, a, b) for a, b in zip(xe, ye, strict=True)]
-        for i in np.flatnonzero(~covered[e]):
-            log.info("Source %s is not on exposure %s: skipped there", sources["id"][i],
-                     det.filename)
+        x[e], y[e] = sky_to_pixel(det.wcs, ra, dec)
+        covered[e] = [contains(det.wcs, det.shape, a, b) for a, b in zip(x[e], y[e],
+                                                                          strict=True)]
+        off = np.flatnonzero(~covered[e])
+        if off.size:
+            log.info("%d of %d source(s) are not on exposure %s (skipped there): %s", off.size,
+                     n_src, det.filename, ", ".join(str(sources["id"][i]) for i in off[:5])
+                     + (", ..." if off.size > 5 else ""))
     missing = np.flatnonzero(~covered.any(axis=0))
     if missing.size:
-        listing = ", ".join(
-            f"{sources['id'][i]} (RA={sources['ra'][i]:.6f}, Dec={sources['dec'][i]:.6f})"
-            for i in missing
-        )
-        msg = (f"No input exposure covers source(s) {listing}: each lies outside every "
-               "exposure's detectors or in a gap between chips")
+        what = (f"all {n_src} sources lie" if missing.size == n_src
+                else f"{missing.size} of {n_src} source(s) lie")
+        msg = (f"No input exposure covers source(s) {_listing(sources, missing)}: "
+               f"{what} outside every exposure's detectors or in a gap between chips")
         raise NoCoverageError(msg)
     return Coverage(x=x, y=y, covered=covered)
 
@@ -114,6 +151,7 @@ def generate_psfs(adapter, sources, method, *, stamp_size, coverage=None, prepar
         exposure order.
     """
     from spike.datamodels import ExposurePSFModel
+    from spike.datamodels._base import str_table
 
     stamp_size = _odd_size(stamp_size, "stamp_size")
     if coverage is None:
@@ -148,7 +186,7 @@ def generate_psfs(adapter, sources, method, *, stamp_size, coverage=None, prepar
                         int(np.floor(ye + 0.5)) - stamp_size // 2,
                         float(psf.sum()) / os_**2)
         log.info("Modelled %d PSF(s) on %s with method %s", idx.size, det.filename, method.name)
-        out = ExposurePSFModel(data=cube, sources=table)
+        out = ExposurePSFModel(data=cube, sources=str_table(table))
         _fill_meta(out, det, method, os_, stamp_size, adapter.mission)
         out.meta.psf.diagnostics = model_diagnostics(model)
         products.append((e, out))
@@ -201,8 +239,9 @@ def exposure_diagnostics(adapter, prepared):
     Returns
     -------
     list of dict
-        ``{}`` for exposures without a prepared model, else ``filename``, ``detector``
-        and the model's diagnostics.
+        ``{}`` for exposures without a prepared model, else ``filename``, ``detector``,
+        the model's diagnostics and, when spike fitted an inverse to the exposure's WCS,
+        ``wcs_inverse`` (its degree and round-trip error, `spike.stamps.wcs_inverse`).
     """
     out = []
     for e in range(adapter.n_exposures):
@@ -210,8 +249,11 @@ def exposure_diagnostics(adapter, prepared):
             out.append({})
             continue
         det = adapter.detector_info(e)
-        out.append({"filename": det.filename, "detector": det.detector,
-                    **model_diagnostics(prepared[e])})
+        entry = {"filename": det.filename, "detector": det.detector,
+                 **model_diagnostics(prepared[e])}
+        if det.extra.get("wcs_inverse"):
+            entry["wcs_inverse"] = det.extra["wcs_inverse"]
+        out.append(entry)
     return out
 
 

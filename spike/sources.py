@@ -33,10 +33,17 @@ def _from_table(table, origin):
             msg = (f"{origin} needs 'ra' and 'dec' columns (degrees); it has "
                    f"{', '.join(table.colnames) or 'no columns'}")
             raise ValueError(msg)
-        ra = _degrees(table[ra_col])
-        dec = _degrees(table[dec_col])
+        ra = _degrees(table[ra_col], origin, ra_col)
+        dec = _degrees(table[dec_col], origin, dec_col)
     id_col = _find_column(table, _ID_NAMES)
-    ids = None if id_col is None else [str(v) for v in table[id_col]]
+    ids = None
+    if id_col is not None:
+        column = table[id_col]
+        blank = np.flatnonzero(np.ma.getmaskarray(column))
+        if blank.size:
+            msg = f"{origin}: column '{id_col}' is empty in row {blank[0] + 1}"
+            raise ValueError(msg)
+        ids = [str(v) for v in column]
     return ra, dec, ids
 
 
@@ -59,11 +66,33 @@ def _sky_centroid(column, origin):
     return pairs[:, 0], pairs[:, 1]
 
 
-def _degrees(column):
+def _degrees(column, origin, name):
+    """The column's values in degrees; blanks, text and non-angle units name the row."""
+    from astropy import units as u
+
+    blank = np.flatnonzero(np.ma.getmaskarray(column))
+    if blank.size:
+        msg = (f"{origin}: column '{name}' is empty in row {blank[0] + 1} (of {len(column)}); "
+               "every source needs a position")
+        raise ValueError(msg)
+    values = np.asarray(column)
+    if values.dtype.kind not in "fiu":
+        for row, value in enumerate(values, start=1):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                msg = (f"{origin}: column '{name}' row {row} holds {str(value).strip()!r}, not "
+                       "a number of degrees")
+                raise ValueError(msg) from None
+    values = values.astype(float)
     unit = getattr(column, "unit", None)
-    values = np.asarray(column, dtype=float)
     if unit is not None and str(unit) not in ("", "deg"):
-        values = (values * unit).to_value("deg")
+        try:
+            values = (values * unit).to_value(u.deg)
+        except u.UnitConversionError:
+            msg = (f"{origin}: column '{name}' is in {unit}, not an angle; give positions in "
+                   "degrees (or another angle unit)")
+            raise ValueError(msg) from None
     return values
 
 
@@ -123,7 +152,7 @@ def resolve_sources(*, ra=None, dec=None, catalog=None, sources=None):
         msg = ("Give the sources either as ra and dec, as a catalog file, or as a "
                f"SkyCoord/Table (got {', '.join(given) if given else 'none'})")
         raise ValueError(msg)
-    ids = None
+    ids, origin = None, "ra/dec"
     if given[0] == "ra/dec":
         if ra is None or dec is None:
             msg = "Both ra and dec must be given"
@@ -134,15 +163,17 @@ def resolve_sources(*, ra=None, dec=None, catalog=None, sources=None):
             raise ValueError(msg)
     elif given[0] == "catalog":
         ra_v, dec_v, ids = _read_catalog(catalog)
+        origin = f"catalog {catalog}"
     elif isinstance(sources, SkyCoord):
         icrs = sources.icrs
         ra_v, dec_v = np.atleast_1d(icrs.ra.deg), np.atleast_1d(icrs.dec.deg)
     elif isinstance(sources, Table):
         ra_v, dec_v, ids = _from_table(sources, "the sources table")
+        origin = "the sources table"
     else:
         msg = f"sources must be a SkyCoord or a Table, not {type(sources).__name__}"
         raise TypeError(msg)
-    return _validated(ra_v, dec_v, ids)
+    return _validated(ra_v, dec_v, ids, origin)
 
 
 def _numbers(name, values):
@@ -154,22 +185,30 @@ def _numbers(name, values):
         raise ValueError(msg) from exc
 
 
-def _validated(ra, dec, ids):
+def _validated(ra, dec, ids, origin="the sources"):
     ra = np.asarray(ra, dtype=float)
     dec = np.asarray(dec, dtype=float)
     if ra.size == 0:
-        msg = "No sources given"
+        msg = f"No sources given ({origin} is empty)"
         raise ValueError(msg)
-    if not (np.all(np.isfinite(ra)) and np.all(np.isfinite(dec))):
-        msg = "Source coordinates must be finite numbers"
-        raise ValueError(msg)
-    if np.any(np.abs(dec) > 90):
-        msg = f"dec must lie in [-90, 90] degrees, got {dec[np.abs(dec) > 90][0]}"
+    for name, values in (("ra", ra), ("dec", dec)):
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            msg = (f"{origin}: {name} of source {bad[0] + 1} is {values[bad[0]]}; source "
+                   "coordinates must be finite numbers")
+            raise ValueError(msg)
+    far = np.flatnonzero(np.abs(dec) > 90)
+    if far.size:
+        msg = (f"{origin}: dec must lie in [-90, 90] degrees, got {dec[far[0]]} for source "
+               f"{far[0] + 1}")
         raise ValueError(msg)
     ra = np.mod(ra, 360.0)
     if ids is None:
         ids = [str(i + 1) for i in range(ra.size)]
-    if len(set(ids)) != len(ids):
-        msg = "Source ids must be unique"
-        raise ValueError(msg)
+    seen = {}
+    for row, sid in enumerate(ids, start=1):
+        if sid in seen:
+            msg = f"{origin}: source id {sid!r} repeats (rows {seen[sid]} and {row})"
+            raise ValueError(msg)
+        seen[sid] = row
     return Table({"id": np.array(ids, dtype=str), "ra": ra, "dec": dec})

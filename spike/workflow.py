@@ -4,10 +4,12 @@ parallel workers (`spike.parallel`)."""
 import logging
 from dataclasses import dataclass, field
 
-from spike.coadd import default_output_size, drizzle_psfs, merge_products
+from spike._memory import plan_batches, stamp_input_size
+from spike.coadd import default_output_size, drizzle_psfs, input_scales, merge_products
 from spike.generate import Coverage, exposure_diagnostics, generate_psfs, locate_sources
-from spike.missions import open_exposures
+from spike.missions import open_exposures, report_unusable
 from spike.psf.choice import build_method
+from spike.stamps.geometry import INPUT_MARGIN
 
 __all__ = ["BATCH", "DrizzleRequest", "drizzle_sources"]
 
@@ -39,6 +41,9 @@ class DrizzleRequest:
         refused for the other missions unless at their defaults.
     keep_exposure_psfs : bool
         Keep every source's exposure PSFs (to save or plot them).
+    explicit : tuple of str
+        Resample parameters the user set (a ``reference_mosaic`` recording another value
+        overrides them with a warning).
     """
 
     method: str | None = None
@@ -51,6 +56,7 @@ class DrizzleRequest:
     grid: dict = field(default_factory=dict)
     hst: dict = field(default_factory=dict)
     keep_exposure_psfs: bool = False
+    explicit: tuple = ()
 
 
 def drizzle_sources(input_data, table, request, *, user_psf=None):
@@ -72,15 +78,16 @@ def drizzle_sources(input_data, table, request, *, user_psf=None):
     exposure_psfs : list of tuple
         ``(exposure_index, ExposurePSFModel)``: every source's with
         ``request.keep_exposure_psfs``; otherwise the sources went through in batches of
-        `BATCH` (each exposure's PSF model prepared once for all), which bounds the memory
-        held by the oversampled exposure stamps, and only the last batch's are returned.
+        `BATCH` (fewer when memory is short; each exposure's PSF model prepared once for
+        all), which bounds the memory held by the oversampled exposure stamps, and only the
+        last batch's are returned. No source's result depends on the batches.
     """
     with open_exposures(input_data, product_name=request.product_name) as adapter:
         method = build_method(request.method, mission=adapter.mission,
                               oversampling=request.oversampling, psf_path=request.psf_path,
                               user_psf=user_psf, options=request.method_options,
                               instrument=adapter.detector_info(0).instrument)
-        pars = dict(request.grid)
+        pars = dict(request.grid, explicit=request.explicit)
         if adapter.mission == "hst":
             pars.update(request.hst)
         elif request.hst.get("engine", "drizzle") != "drizzle" or request.hst.get("mask_dir"):
@@ -92,9 +99,10 @@ def drizzle_sources(input_data, table, request, *, user_psf=None):
         log.info("Output grid (%s%s): %d x %d pixels of %.5f arcsec", grid.source,
                  f" {grid.reference}" if grid.reference else "", grid.shape[1], grid.shape[0],
                  grid.pixel_scale)
+        report_unusable(adapter)
         coverage = locate_sources(adapter, table)  # all covered, or a NoCoverageError
         size = request.output_size or default_output_size(request.stamp_size, grid, adapter)
-        batch = len(table) if request.keep_exposure_psfs else BATCH
+        batch = _batch_size(request, adapter, grid, coverage, size)
         prepared, parts = {}, []
         for start in range(0, len(table), batch):
             chunk = table[start : start + batch]
@@ -114,3 +122,16 @@ def drizzle_sources(input_data, table, request, *, user_psf=None):
         result.meta.filename = f"{adapter.product_name}.asdf"
         result.meta.cal_step.drizzle_psf = "COMPLETE"
     return result, exposure_psfs
+
+
+def _batch_size(request, adapter, grid, coverage, size):
+    """Sources per batch that fit in memory (see `spike._memory.plan_batches`)."""
+    return plan_batches(
+        coverage.covered, stamp_size=request.stamp_size, oversampling=request.oversampling,
+        output_size=size,
+        input_size=stamp_input_size(size, grid.pixel_scale, input_scales(adapter),
+                                    INPUT_MARGIN),
+        n_planes=max(1, (adapter.n_exposures + 31) // 32), batch=BATCH,
+        keep_all=request.keep_exposure_psfs,
+        output_size_from=None if request.output_size else (
+            f"computed from stamp_size and the {grid.pixel_scale:.4g} arcsec output pixels"))

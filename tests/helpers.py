@@ -14,7 +14,8 @@ __all__ = ["GaussianPSFMethod", "GaussianPSFModel", "file_digests", "needs_psfex
 needs_psfex = pytest.mark.skipif(
     shutil.which("psfex") is None
     or (shutil.which("source-extractor") is None and shutil.which("sex") is None),
-    reason="Source Extractor and PSFEx are not installed (.ci/run installs them)")
+    reason="Source Extractor and PSFEx are not installed (Debian packages source-extractor "
+           "and psfex: apt-get install source-extractor psfex)")
 
 
 class GaussianPSFModel(PSFModel):

@@ -65,8 +65,9 @@ def test_demo_psf_matches_the_stars(demo):
 
 
 def test_main_runs_the_demos(monkeypatch, tmp_path):
+    """Hermetic: the demos are replaced and the working directory is the test's own."""
+    monkeypatch.chdir(tmp_path)
     calls = []
-    monkeypatch.chdir(tmp_path)  # nothing is written, but never into the checkout
     monkeypatch.setattr(cli, "run_demo", lambda *a, **k: calls.append(("jwst", a, k)))
     monkeypatch.setattr(cli, "run_roman_demo", lambda *a, **k: calls.append(("roman", a, k)))
     monkeypatch.setattr(cli, "run_hst_demo", lambda *a, **k: calls.append(("hst", a, k)))
@@ -78,7 +79,7 @@ def test_main_runs_the_demos(monkeypatch, tmp_path):
     assert calls == [("jwst", (str(Path("spike-demo") / "jwst"),), {"method": "optical"}),
                      ("roman", (Path("spike-demo") / "roman",), {"method": None}),
                      ("hst", (Path("spike-demo") / "hst",), {"method": None})]
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # nothing written anywhere
 
 
 def test_main_needs_a_command(capsys):
@@ -103,6 +104,7 @@ def test_console_script_installed():
     assert "--output-dir" in proc.stdout
 
 
+@pytest.mark.slow
 def test_roman_demo_end_to_end(tmp_path, capsys):
     """The Roman demo: simulated WFI exposures, romancal's mosaic, spike's galsim PSF."""
     result = cli.run_roman_demo(tmp_path)
@@ -130,6 +132,7 @@ def test_roman_demo_end_to_end(tmp_path, capsys):
     assert "extra aberrations" in result["truth"]
 
 
+@pytest.mark.slow
 def test_hst_demo(tmp_path):
     """``spike demo --mission hst``: real ACS/HRC exposures, AstroDrizzle, ePSFs."""
     import hashlib

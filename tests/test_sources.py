@@ -163,25 +163,28 @@ def test_lengths_must_match():
 
 
 def test_no_sources():
-    with pytest.raises(ValueError, match=r"^No sources given$"):
+    with pytest.raises(ValueError, match=r"^No sources given \(ra/dec is empty\)$"):
         resolve_sources(ra=[], dec=[])
-    with pytest.raises(ValueError, match=r"^No sources given$"):
+    with pytest.raises(ValueError, match=r"^No sources given \(the sources table is empty\)$"):
         resolve_sources(sources=Table({"ra": np.zeros(0), "dec": np.zeros(0)}))
 
 
 @pytest.mark.parametrize(("ra", "dec"), [([np.nan], [0.0]), ([0.0], [np.inf])])
 def test_coordinates_must_be_finite(ra, dec):
-    with pytest.raises(ValueError, match=r"^Source coordinates must be finite numbers$"):
+    with pytest.raises(ValueError, match=r"^ra/dec: (ra|dec) of source 1 is (nan|inf); "
+                                         r"source coordinates must be finite numbers$"):
         resolve_sources(ra=ra, dec=dec)
 
 
 def test_dec_range():
-    with pytest.raises(ValueError, match=r"^dec must lie in \[-90, 90\] degrees, got 91\.5$"):
+    with pytest.raises(ValueError, match=r"^ra/dec: dec must lie in \[-90, 90\] degrees, "
+                                         r"got 91\.5 for source 2$"):
         resolve_sources(ra=[0.0, 1.0], dec=[10.0, 91.5])
 
 
 def test_ids_must_be_unique():
-    with pytest.raises(ValueError, match=r"^Source ids must be unique$"):
+    with pytest.raises(ValueError, match=r"^the sources table: source id '1' repeats \(rows 1 "
+                                         r"and 2\)$"):
         resolve_sources(sources=Table({"id": [1, 1], "ra": RA, "dec": DEC}))
 
 

@@ -7,11 +7,41 @@ from stdatamodels import DataModel
 
 from spike import __version__
 
-__all__ = ["SourceTableMixin", "SpikeDataModel"]
+__all__ = ["SourceTableMixin", "SpikeDataModel", "str_table"]
 
 log = logging.getLogger(__name__)
 
 _SCALARS = (str, int, float, complex, bool)
+
+
+def str_table(table):
+    """Return a structured table whose text columns read as `str`, whatever its origin.
+
+    Products store text columns as ASCII (``S`` dtype); plain NumPy arrays give them back as
+    `bytes`, FITS tables as `str`. The returned `~astropy.io.fits.FITS_rec` gives `str` for
+    a column (``table["id"][0]``) and for a row (``table[0]["id"]``), in memory and after
+    reading an ASDF or FITS product alike, and saves as the same ASCII columns.
+
+    Parameters
+    ----------
+    table : numpy.ndarray or None
+        A structured array (copied when converted).
+
+    Returns
+    -------
+    astropy.io.fits.FITS_rec or the input
+        The input unchanged when it is None, not structured, or already a ``FITS_rec``.
+    """
+    from astropy.io import fits
+    import numpy as np
+
+    if table is None or isinstance(table, fits.FITS_rec):
+        return table
+    array = np.asarray(table)
+    if array.dtype.names is None or not any(
+            array.dtype[n].kind == "S" for n in array.dtype.names):
+        return table
+    return fits.FITS_rec.from_columns(fits.ColDefs(array))
 
 
 class SpikeDataModel(DataModel):

@@ -7,7 +7,7 @@ import asdf
 from astropy.io import fits
 from stdatamodels import filetype
 
-from ._base import SpikeDataModel
+from ._base import SpikeDataModel, str_table
 from .drizzled_psf import DrizzledPSFModel
 from .exposure_psf import ExposurePSFModel
 
@@ -29,6 +29,11 @@ def open(init, **kwargs):  # noqa: A001
         (returned as a shallow copy of the same class).
     **kwargs
         Passed to the model class, e.g. ``strict_validation=True``.
+
+    Notes
+    -----
+    Every array is read into memory and the file is closed: products are small, and
+    ``open(path).data`` works without keeping the model in a variable.
 
     Returns
     -------
@@ -57,18 +62,31 @@ def open(init, **kwargs):  # noqa: A001
     if not path.is_file():
         msg = f"No such file: '{path}'."
         raise FileNotFoundError(msg)
-    cls = _model_class(_read_model_type(path), f"'{path}'")
+    kind = _kind(path)
+    cls = _model_class(_read_model_type(path, kind), f"'{path}'")
     log.debug("Opening %s as %s", path, cls.__name__)
+    if kind == "asdf":
+        # products are small: read every array now, so the model does not depend on an
+        # open file (``open(path).data`` works without keeping the model in a variable)
+        with asdf.open(path, lazy_load=False, memmap=False) as af:
+            model = cls(af, **kwargs)
+        for name in ("sources", "exposures"):
+            if name in model._instance:  # text columns as str, as from FITS
+                model._instance[name] = str_table(model._instance[name])
+        return model
     return cls(str(path), **kwargs)
 
 
-def _read_model_type(path):
-    """Read ``meta.model_type`` of a file without building a model."""
+def _kind(path):
     try:
-        kind = filetype.check(path)
+        return filetype.check(path)
     except ValueError as err:
         msg = f"'{path}' is not a .fits or .asdf file."
         raise ValueError(msg) from err
+
+
+def _read_model_type(path, kind):
+    """Read ``meta.model_type`` of a file without building a model."""
     try:
         if kind == "fits":
             return fits.getheader(path, 0).get("DATAMODL")

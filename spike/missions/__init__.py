@@ -4,10 +4,11 @@ import logging
 import sys
 from pathlib import Path
 
-from spike.missions._inputs import expand_input
-from spike.missions.base import MissionAdapter, OutputGrid, Stamp
+from spike.missions._inputs import expand_input, short_error
+from spike.missions.base import MissionAdapter, OutputGrid, Stamp, report_unusable
 
-__all__ = ["MissionAdapter", "OutputGrid", "Stamp", "detect_mission", "open_exposures"]
+__all__ = ["MissionAdapter", "OutputGrid", "Stamp", "detect_mission", "open_exposures",
+           "report_unusable"]
 
 log = logging.getLogger(__name__)
 
@@ -20,18 +21,26 @@ def _mission_of_file(path):
     if suffix == ".asdf":
         import asdf
 
-        with asdf.open(path, lazy_load=True) as af:
-            if "roman" in af.tree:
-                return "roman"
-            telescope = af.tree.get("meta", {}).get("telescope")
+        try:
+            tree = asdf.util.load_yaml(path)
+        except Exception as exc:  # asdf and yaml raise many types for a bad file
+            msg = f"{path} cannot be read as an ASDF file: {short_error(exc)}"
+            raise ValueError(msg) from exc
+        if not isinstance(tree, dict):
+            msg = f"{path} is not an ASDF file holding a datamodel"
+            raise ValueError(msg)
+        if "roman" in tree:
+            return "roman"
+        meta = tree.get("meta")
+        telescope = meta.get("telescope") if isinstance(meta, dict) else None
         return str(telescope).lower() if telescope else "unknown"
     if suffix in (".fits", ".fit", ".fts"):
         from astropy.io import fits
 
         try:
             telescope = fits.getval(path, "TELESCOP", ext=0)
-        except (KeyError, OSError) as exc:
-            msg = f"{path} is not a FITS exposure with a TELESCOP keyword: {exc}"
+        except (KeyError, OSError, IndexError, ValueError) as exc:
+            msg = f"{path} is not a FITS exposure with a TELESCOP keyword: {short_error(exc)}"
             raise ValueError(msg) from exc
         return str(telescope).strip().lower()
     msg = f"{path}: unrecognised file type {suffix!r} (expected .fits or .asdf)"

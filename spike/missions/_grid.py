@@ -9,7 +9,11 @@ import numpy as np
 from stcal.resample.utils import compute_mean_pixel_area
 
 __all__ = ["scale_from_area", "wcs_pixel_scale", "input_scale_ratio", "apply_recorded",
-           "quiet_info", "open_reference", "stamp_outputs"]
+           "quiet_info", "open_reference", "stamp_outputs", "check_mosaic_band",
+           "check_good_bits", "fill_defaults", "RESAMPLE_DEFAULTS"]
+
+#: jwst's and romancal's ResampleStep defaults of the drizzle parameters.
+RESAMPLE_DEFAULTS = {"pixfrac": 1.0, "kernel": "square", "fillval": "NAN", "weight_type": "ivm"}
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ def input_scale_ratio(pixel_scale, *, nominal_area, wcs, shape):
     return pixel_scale / wcs_pixel_scale(wcs, shape)
 
 
-def apply_recorded(pars, recorded, keys, name):
+def apply_recorded(pars, recorded, keys, name, *, explicit=()):
     """Return ``pars`` with the resample parameters a mosaic recorded (``keys``) applied.
 
     Parameters
@@ -54,6 +58,9 @@ def apply_recorded(pars, recorded, keys, name):
         Names to take from ``recorded``.
     name : str
         The mosaic's name, for the log.
+    explicit : iterable of str, optional
+        Parameters the user set: overriding one of them with another value is a WARNING
+        (an INFO line for defaults).
     """
     out = dict(pars)
     for key in keys:
@@ -61,9 +68,72 @@ def apply_recorded(pars, recorded, keys, name):
         if value is None or value in ("?", -999999, -999999.0):
             continue
         if out.get(key) is not None and str(out[key]) != str(value):
-            log.info("Using %s=%s recorded in %s (instead of %s)", key, value, name, out[key])
+            level = logging.WARNING if key in explicit else logging.INFO
+            log.log(level, "%s=%s given, but reference_mosaic %s was made with %s=%s: using "
+                    "%s", key, out[key], name, key, value, value)
         out[key] = value
     return out
+
+
+def fill_defaults(pars, defaults):
+    """``pars`` with every parameter that is None or missing set to its default."""
+    out = dict(pars)
+    for key, value in defaults.items():
+        if out.get(key) is None:
+            out[key] = value
+    return out
+
+
+#: Metadata values that say nothing about the band (blended or missing).
+_UNKNOWN = ("", "N/A", "NONE", "ANY", "MULTIPLE", "MULTI")
+
+
+def _norm(value):
+    return str(value or "").strip().upper()
+
+
+def check_mosaic_band(name, *, instrument, filter_name, pupil=None, det):
+    """Raise ValueError when a reference mosaic is of another instrument or filter.
+
+    Parameters
+    ----------
+    name : str
+        The mosaic's file name (for the message).
+    instrument, filter_name, pupil : str or None
+        The mosaic's instrument, filter and pupil; missing or blended values (``N/A``,
+        ``MULTIPLE``) are not compared.
+    det : spike.psf.base.DetectorInfo
+        The first exposure (all exposures share one band).
+    """
+    pairs = (("instrument", instrument, det.instrument), ("filter", filter_name, det.filter),
+             ("pupil", pupil, det.pupil))
+    for what, mosaic_value, exposure_value in pairs:
+        if _norm(mosaic_value) in _UNKNOWN or _norm(exposure_value) in _UNKNOWN:
+            continue
+        if _norm(mosaic_value) != _norm(exposure_value):
+            msg = (f"reference_mosaic {name} is {what} {_norm(mosaic_value)}, the exposures "
+                   f"are {_norm(exposure_value)}: give the mosaic made from these exposures")
+            raise ValueError(msg)
+
+
+def check_good_bits(value, flag_name_map, mission):
+    """Return ``value`` after checking it names only the mission's DQ flags.
+
+    Raises
+    ------
+    ValueError
+        Naming ``good_bits``, its value and the known flag names.
+    """
+    from astropy.nddata.bitmask import interpret_bit_flags
+
+    try:
+        interpret_bit_flags(value, flag_name_map=flag_name_map)
+    except (KeyError, ValueError, TypeError) as exc:
+        names = ", ".join(sorted(flag_name_map))
+        msg = (f"good_bits={value!r} is not a {mission.upper()} DQ flag combination ({exc}); "
+               f"flags are numbers or names among {names}")
+        raise ValueError(msg) from None
+    return value
 
 
 @contextmanager
@@ -91,7 +161,9 @@ def open_reference(reference, opener, what):
     try:
         model = opener(path)
     except Exception as exc:  # the datamodel libraries raise many types for bad files
-        msg = f"reference_mosaic {path} cannot be opened as {what}: {exc}"
+        from spike.missions._inputs import short_error
+
+        msg = f"reference_mosaic {path} cannot be opened as {what}: {short_error(exc)}"
         raise ValueError(msg) from exc
     try:
         yield model, path.name

@@ -237,11 +237,23 @@ def _origin(header, instrument, primary):
 
 
 def _open(path, name):
+    """Open a FITS file, every HDU at once; a truncated file is an error naming it."""
     try:
-        return fits.open(path, memmap=True, lazy_load_hdus=False)
-    except (OSError, ValueError) as exc:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            hdul = fits.open(path, memmap=True, lazy_load_hdus=False)
+    except (OSError, ValueError, IndexError) as exc:
         msg = f"Cannot open {name} as FITS: {exc}"
         raise ValueError(msg) from exc
+    for warning in caught:
+        if "truncated" in str(warning.message):
+            hdul.close()
+            msg = (f"{name} is truncated ({warning.message}); the file is incomplete: copy "
+                   "or download it again")
+            raise ValueError(msg)
+        warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                               warning.lineno)
+    return hdul
 
 
 def _waivered_to_mef(path, name):
@@ -273,6 +285,12 @@ def _open_wfpc2(path, suffix, name):
         )
         return sci, None
     return sci, reader(companion, companion.name)
+
+
+def _is_drizzled(primary, path):
+    """True for an AstroDrizzle product: ``D001DATA`` keywords or a ``_drz``-like name."""
+    stem = Path(path).name.lower().split(".")[0]
+    return "D001DATA" in primary or stem.endswith(("_drz", "_drc", "_drw"))
 
 
 def open_hst_exposure(path):
@@ -309,6 +327,11 @@ def open_hst_exposure(path):
     with fits.open(path) as probe:
         primary = probe[0].header.copy()
     instrument = _check_imaging(primary, name)
+    if _is_drizzled(primary, path):
+        msg = (f"{name} is a drizzled product (AstroDrizzle _drz/_drc), not a calibrated "
+               "exposure: give the exposures (_flt/_flc/_c0m, or their association) as input "
+               "and the drizzled product as reference_mosaic")
+        raise ValueError(msg)
     if suffix in DQ_COMPANIONS:
         if instrument != "WFPC2":
             msg = f"{name}: a {suffix} file must be WFPC2, this is {instrument}"

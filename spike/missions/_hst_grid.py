@@ -138,13 +138,14 @@ def grid_from_refimage(path, pars, final):
     return _grid(wcs, shape, pars, source="output_wcs", reference=path.name)
 
 
-def grid_from_drz(path, pars, *, instrument, band, chips, mask_dir=None):
+def grid_from_drz(path, pars, *, instrument, band, chips, mask_dir=None, explicit=()):
     """The grid and final-drizzle parameters of a science ``_drz``/``_drc``/``_drw``.
 
     The parameters AstroDrizzle recorded (``D001KERN``, ``D001PIXF``, ``D001FVAL``,
     ``D001OUUN``) replace the step's, with a log line when they differ; the science run's
     final masks (``D###MASK``) are looked for in ``mask_dir`` (default: beside the
     product) and returned in ``pars["final_masks"]`` as ``{chip label: (path, wt_scl)}``.
+    Replacing a parameter in ``explicit`` (set by the user) is a WARNING.
 
     Raises
     ------
@@ -171,8 +172,9 @@ def grid_from_drz(path, pars, *, instrument, band, chips, mask_dir=None):
         if value in (None, ""):
             continue
         if out.get(key) is not None and str(out[key]) != str(value):
-            log.info("Using %s=%s recorded in %s (instead of %s)", key, value, path.name,
-                     out[key])
+            level = logging.WARNING if key in explicit else logging.INFO
+            log.log(level, "%s=%s given, but reference_mosaic %s was made with %s=%s: using "
+                    "%s", key, out[key], path.name, key, value, value)
         out[key] = value
     out["fillval"] = _number_or_none(drz.pars.get("fillval"))  # INDEF -> None (NaN)
     out["final_masks"] = find_final_masks(drz.pars, Path(mask_dir) if mask_dir else path.parent)

@@ -6,7 +6,10 @@ import logging
 from pathlib import Path
 
 __all__ = ["expand_input", "product_name_from", "read_association", "read_hst_association",
-           "read_list_file"]
+           "read_list_file", "short_error", "open_datamodel", "check_complete_fits"]
+
+#: Longest error text quoted from a dependency in spike's messages.
+_MAX_QUOTED = 400
 
 log = logging.getLogger(__name__)
 
@@ -235,3 +238,84 @@ def product_name_from(asn, models):
     stem = Path(str(filename)).name.split(".")[0]
     parts = stem.rsplit("_", 1)
     return parts[0] if len(parts) == 2 else stem
+
+
+def short_error(exc):
+    """One line describing ``exc``: a schema violation as ``field: problem``, else its text.
+
+    Schema validation errors (jsonschema's, from asdf and the datamodel libraries) print
+    the whole schema (tens of kB); only the failing field and the reason are kept. Other
+    messages are cut to their first line and a few hundred characters.
+
+    Examples
+    --------
+    >>> short_error(ValueError("Decompressed data wrong size"))
+    'ValueError: Decompressed data wrong size'
+    """
+    path = getattr(exc, "absolute_path", None)
+    message = getattr(exc, "message", None)
+    if path is not None and isinstance(message, str) and hasattr(exc, "validator"):
+        field = ".".join(str(p) for p in path if str(p) != "roman")
+        text = f"{field}: {message}" if field else message
+    else:
+        lines = str(exc).strip().splitlines()
+        text = f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "..."
+
+
+def open_datamodel(path, opener, what):
+    """Open ``path`` with ``opener``; on failure raise ValueError naming the file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    opener : callable
+        ``opener(path) -> model`` (e.g. ``stdatamodels.jwst.datamodels.open``).
+    what : str
+        What the file should be, for the message (``"a JWST datamodel"``).
+
+    Raises
+    ------
+    ValueError
+        ``"Cannot open <path> as <what>: <short reason>"`` (see `short_error`).
+    """
+    import warnings
+
+    from asdf.exceptions import AsdfWarning
+
+    try:
+        with warnings.catch_warnings():
+            # asdf announces a default change before re-raising a validation error
+            warnings.filterwarnings("ignore", message="In the future validation on read",
+                                    category=AsdfWarning)
+            return opener(path)
+    except Exception as exc:  # the datamodel libraries raise many types for bad files
+        msg = f"Cannot open {path} as {what}: {short_error(exc)}"
+        raise ValueError(msg) from exc
+
+
+def check_complete_fits(path):
+    """Raise ValueError naming ``path`` when it is not a readable, complete FITS file.
+
+    Every header is read (not the data); astropy's "File may have been truncated" warning
+    becomes an error here, before a datamodel library meets the missing bytes (and, with
+    warnings turned into errors, leaves the file open).
+    """
+    import warnings
+
+    from astropy.io import fits
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with fits.open(path, memmap=False, lazy_load_hdus=False):
+                pass
+        except (OSError, ValueError, IndexError) as exc:
+            msg = f"Cannot open {path} as FITS: {short_error(exc)}"
+            raise ValueError(msg) from exc
+    for warning in caught:
+        if "truncated" in str(warning.message):
+            msg = (f"{path} is truncated ({warning.message}); the file is incomplete: copy or "
+                   "download it again")
+            raise ValueError(msg)

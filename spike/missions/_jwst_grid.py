@@ -9,6 +9,7 @@ from stcal.resample import Resample
 
 from spike.missions._grid import (
     apply_recorded,
+    check_mosaic_band,
     input_scale_ratio,
     open_reference,
     quiet_info,
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 _RECORDED = ("pixfrac", "kernel", "fillval", "weight_type")
 
 
-def grid_from_mosaic(reference, pars):
+def grid_from_mosaic(reference, pars, *, explicit=(), exposure=None):
     """Return the `OutputGrid` of a science ``_i2d`` mosaic, reusing its resample parameters.
 
     Parameters
@@ -34,10 +35,19 @@ def grid_from_mosaic(reference, pars):
         The science mosaic.
     pars : dict
         Resample parameters; the ones the mosaic records (``meta.resample``) replace them.
+    explicit : tuple of str, optional
+        Parameters the user set (a different recorded value is a WARNING).
+    exposure : spike.psf.base.DetectorInfo, optional
+        An exposure; the mosaic must be of its instrument, filter and pupil.
 
     Returns
     -------
     OutputGrid
+
+    Raises
+    ------
+    ValueError
+        The mosaic has no WCS or is of another instrument or filter.
     """
     from stdatamodels.jwst import datamodels
 
@@ -50,14 +60,18 @@ def grid_from_mosaic(reference, pars):
         wcs.array_shape = shape
         area = mosaic.meta.photometry.pixelarea_steradians
         recorded = mosaic.meta.resample.instance
-    pars = apply_recorded(pars, recorded, _RECORDED, name)
+        inst = mosaic.meta.instrument
+        if exposure is not None:
+            check_mosaic_band(name, instrument=inst.name, filter_name=inst.filter,
+                              pupil=getattr(inst, "pupil", None), det=exposure)
+    pars = apply_recorded(pars, recorded, _RECORDED, name, explicit=explicit)
     pscale = scale_from_area(area) if area else wcs_pixel_scale(wcs)
     return OutputGrid(wcs=wcs, shape=shape, pixel_scale=pscale,
                       pixel_scale_ratio=recorded.get("pixel_scale_ratio"),
                       source="reference_mosaic", reference=name, pars=pars)
 
 
-def grid_from_wcs_file(path, output_shape, first, pars):
+def grid_from_wcs_file(path, output_shape, first, pars, *, first_wcs=None):
     """Return the `OutputGrid` of a custom WCS file, as `ResampleStep`'s ``output_wcs``.
 
     Parameters
@@ -70,32 +84,40 @@ def grid_from_wcs_file(path, output_shape, first, pars):
         The first science exposure (defines the pixel-scale ratio, as in stcal).
     pars : dict
         Resample parameters.
+    first_wcs : gwcs.wcs.WCS, optional
+        The WCS spike uses for ``first`` (default: its own).
     """
     from jwst.resample.resample_utils import load_custom_wcs
 
     if not Path(path).is_file():
         msg = f"output_wcs file {path} does not exist"
         raise FileNotFoundError(msg)
-    wcs_dict = load_custom_wcs(str(path), output_shape)
-    wcs = wcs_dict["wcs"]
+    try:
+        wcs_dict = load_custom_wcs(str(path), output_shape)
+    except Exception as exc:  # asdf, gwcs and jwst raise many types for a bad file
+        msg = (f"output_wcs {path} cannot be read as an ASDF file holding a gwcs (with a "
+               f"shape or bounding box) under the key 'wcs': {type(exc).__name__}: {exc}")
+        raise ValueError(msg) from exc
     pscale = wcs_dict.get("pixel_scale")
     if pscale is None:
-        pscale = wcs_pixel_scale(wcs)
+        pscale = wcs_pixel_scale(wcs_dict["wcs"])
     ratio = input_scale_ratio(pscale, nominal_area=first.meta.photometry.pixelarea_steradians,
-                              wcs=first.meta.wcs, shape=first.data.shape)
+                              wcs=first.meta.wcs if first_wcs is None else first_wcs,
+                              shape=first.data.shape)
+    wcs = wcs_dict["wcs"]
     return OutputGrid(wcs=wcs, shape=tuple(wcs.array_shape), pixel_scale=float(pscale),
                       pixel_scale_ratio=ratio, source="output_wcs",
                       reference=Path(path).name, pars=dict(pars))
 
 
-def _proxy(model):
-    """A light stand-in for ``model`` (shares its arrays) so the library may annotate it."""
+def _proxy(model, wcs):
+    """A light stand-in for ``model`` (shares its arrays, WCS ``wcs``) for the library."""
     from stdatamodels.jwst import datamodels
 
     # metadata copied from an already validated model: skip re-validation on assignment
     proxy = datamodels.ImageModel(data=model.data, validate_on_assignment=False)
     proxy.meta.filename = model.meta.filename
-    proxy.meta.wcs = model.meta.wcs
+    proxy.meta.wcs = wcs
     proxy.meta.wcsinfo = model.meta.wcsinfo.instance
     proxy.meta.observation = model.meta.observation.instance
     proxy.meta.exposure = model.meta.exposure.instance
@@ -103,7 +125,7 @@ def _proxy(model):
 
 
 def grid_from_models(models, pars, *, pixel_scale_ratio=1.0, pixel_scale=None,
-                     output_shape=None, rotation=None, crpix=None, crval=None):
+                     output_shape=None, rotation=None, crpix=None, crval=None, wcs=None):
     """Return the grid jwst's `ResampleStep` computes from the exposures' footprints.
 
     Calls `jwst.resample.resample_utils.resampled_wcs_from_models` with the same
@@ -118,11 +140,15 @@ def grid_from_models(models, pars, *, pixel_scale_ratio=1.0, pixel_scale=None,
     pixel_scale_ratio, pixel_scale, output_shape, rotation, crpix, crval
         As `ResampleStep`'s parameters (``pixel_scale`` in arcsec, ``output_shape``
         as ``[nx, ny]``).
+    wcs : list of gwcs.wcs.WCS, optional
+        The WCS spike uses for each model (default: the models' own).
     """
     from jwst.datamodels import ModelLibrary
     from jwst.resample.resample_utils import resampled_wcs_from_models
 
-    library = ModelLibrary([_proxy(m) for m in models], on_disk=False)
+    wcs = [m.meta.wcs for m in models] if wcs is None else wcs
+    library = ModelLibrary([_proxy(m, w) for m, w in zip(models, wcs, strict=True)],
+                           on_disk=False)
     wcs, _, ps, ratio = resampled_wcs_from_models(
         library,
         pixel_scale_ratio=1.0 if pixel_scale_ratio is None else pixel_scale_ratio,

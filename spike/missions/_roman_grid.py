@@ -9,6 +9,7 @@ from stcal.resample import Resample
 
 from spike.missions._grid import (
     apply_recorded,
+    check_mosaic_band,
     input_scale_ratio,
     open_reference,
     quiet_info,
@@ -26,7 +27,7 @@ _RECORDED = ("pixfrac", "weight_type", "good_bits", "pixmap_stepsize", "pixmap_o
 _PER_STAMP_LOGGERS = ("stcal.resample.resample", "romancal.resample.resample")
 
 
-def grid_from_mosaic(reference, pars):
+def grid_from_mosaic(reference, pars, *, explicit=(), exposure=None):
     """Return the `OutputGrid` of a romancal level-3 mosaic, reusing its resample parameters.
 
     Parameters
@@ -35,6 +36,10 @@ def grid_from_mosaic(reference, pars):
         The science mosaic (a sky-cell mosaic or a custom one).
     pars : dict
         Resample parameters; the ones the mosaic records (``meta.resample``) replace them.
+    explicit : tuple of str, optional
+        Parameters the user set (a different recorded value is a WARNING).
+    exposure : spike.psf.base.DetectorInfo, optional
+        An exposure; the mosaic must be of its instrument and optical element.
     """
     import roman_datamodels.datamodels as rdm
 
@@ -42,6 +47,11 @@ def grid_from_mosaic(reference, pars):
         if not isinstance(mosaic, rdm.MosaicModel):
             msg = f"reference_mosaic {name} is a {type(mosaic).__name__}, not a level-3 mosaic"
             raise ValueError(msg)
+        if exposure is not None:
+            inst = mosaic.meta.instrument
+            check_mosaic_band(name, instrument=getattr(inst, "name", None),
+                              filter_name=getattr(inst, "optical_element", None),
+                              det=exposure)
         wcs = copy.deepcopy(mosaic.meta.wcs)
         shape = tuple(mosaic.data.shape)
         recorded = dict(mosaic.meta.resample) if "resample" in mosaic.meta else {}
@@ -50,19 +60,26 @@ def grid_from_mosaic(reference, pars):
     ratio = None if ratio in (None, -999999, -999999.0) else float(ratio)
     return OutputGrid(wcs=wcs, shape=shape, pixel_scale=wcs_pixel_scale(wcs),
                       pixel_scale_ratio=ratio, source="reference_mosaic", reference=name,
-                      pars=apply_recorded(pars, recorded, _RECORDED, name))
+                      pars=apply_recorded(pars, recorded, _RECORDED, name,
+                                          explicit=explicit))
 
 
-def grid_from_wcs_file(path, output_shape, first, pars):
+def grid_from_wcs_file(path, output_shape, first, pars, *, first_wcs=None):
     """Return the `OutputGrid` of a custom WCS file, as romancal's ``output_wcs``."""
     from romancal.resample.resample_step import ResampleStep
 
     if not Path(path).is_file():
         msg = f"output_wcs file {path} does not exist"
         raise FileNotFoundError(msg)
-    wcs = ResampleStep._load_custom_wcs(str(path), output_shape)["wcs"]
+    try:
+        wcs = ResampleStep._load_custom_wcs(str(path), output_shape)["wcs"]
+    except Exception as exc:  # asdf, gwcs and romancal raise many types for a bad file
+        msg = (f"output_wcs {path} cannot be read as an ASDF file holding a gwcs (with a "
+               f"shape or bounding box) under the key 'wcs': {type(exc).__name__}: {exc}")
+        raise ValueError(msg) from exc
     pscale = wcs_pixel_scale(wcs)
-    ratio = input_scale_ratio(pscale, nominal_area=_nominal_area(first), wcs=first.meta.wcs,
+    ratio = input_scale_ratio(pscale, nominal_area=_nominal_area(first),
+                              wcs=first.meta.wcs if first_wcs is None else first_wcs,
                               shape=first.data.shape)
     return OutputGrid(wcs=wcs, shape=tuple(wcs.array_shape), pixel_scale=pscale,
                       pixel_scale_ratio=ratio, source="output_wcs",
@@ -74,18 +91,31 @@ def _nominal_area(model):
     return None if area in (None, -999999) else float(area)
 
 
+def _proxy(model, wcs):
+    """A stand-in for ``model`` with WCS ``wcs`` (metadata and data shared, not copied)."""
+    import roman_datamodels.datamodels as rdm
+
+    node = model._instance
+    meta = type(node.meta)(dict(node.meta))
+    meta["wcs"] = wcs
+    return rdm.ImageModel(type(node)({"meta": meta, "data": node["data"]}))
+
+
 def grid_from_models(models, pars, *, pixel_scale_ratio=1.0, pixel_scale=None,
-                     output_shape=None, rotation=None, crpix=None, crval=None):
+                     output_shape=None, rotation=None, crpix=None, crval=None, wcs=None):
     """Return the grid romancal's `ResampleStep` computes from the exposures' footprints.
 
     Calls `romancal.resample.resample.make_output_wcs` with the arguments `ResampleStep`
-    gives it (``resample_on_skycell=False``: for a sky-cell mosaic give ``reference_mosaic``).
+    gives it (``resample_on_skycell=False``: for a sky-cell mosaic give ``reference_mosaic``),
+    on stand-ins of the models carrying the WCS spike uses (``wcs``: with an inverse).
     """
     from romancal.datamodels import ModelLibrary
     from romancal.resample.resample import make_output_wcs
 
-    wcs, pscale, ratio = make_output_wcs(
-        ModelLibrary(list(models), on_disk=False),
+    wcs = [m.meta.wcs for m in models] if wcs is None else wcs
+    proxies = [_proxy(m, w) for m, w in zip(models, wcs, strict=True)]
+    out_wcs, pscale, ratio = make_output_wcs(
+        ModelLibrary(proxies, on_disk=False),
         pscale_ratio=1.0 if pixel_scale_ratio is None else pixel_scale_ratio,
         pscale=None if pixel_scale is None else pixel_scale / 3600.0,
         rotation=rotation,
@@ -93,7 +123,7 @@ def grid_from_models(models, pars, *, pixel_scale_ratio=1.0, pixel_scale=None,
         crpix=crpix,
         crval=crval,
     )
-    return OutputGrid(wcs=wcs, shape=tuple(wcs.array_shape), pixel_scale=float(pscale),
+    return OutputGrid(wcs=out_wcs, shape=tuple(out_wcs.array_shape), pixel_scale=float(pscale),
                       pixel_scale_ratio=float(ratio), source="computed", pars=dict(pars))
 
 

@@ -7,10 +7,15 @@ resamples PSF stamps with the mission's own resample code.
 """
 
 import abc
+import logging
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-__all__ = ["OutputGrid", "Stamp", "MissionAdapter"]
+import numpy as np
+
+__all__ = ["OutputGrid", "Stamp", "MissionAdapter", "check_duplicates", "report_unusable"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,6 +81,9 @@ class MissionAdapter(abc.ABC):
     def _open_models(self, items, *, open_one, check_one):
         """Open and check every exposure; on any failure close what was opened and re-raise.
 
+        Every model's WCS is checked for an inverse transform (`exposure_wcs`), and the
+        same exposure may not be given twice (`check_duplicates`).
+
         Parameters
         ----------
         items : list
@@ -85,18 +93,32 @@ class MissionAdapter(abc.ABC):
         check_one : callable
             ``check_one(model, name)`` raising for an unusable exposure.
         """
-        self.models, self._opened = [], []
+        from spike.stamps.wcs_inverse import with_fitted_inverse
+
+        check_duplicates(items)
+        self.models, self._opened, self._wcs, self._inverse_fits = [], [], [], []
         try:
             for item in items:
                 model = open_one(item)
                 if model is not item:
                     self._opened.append(model)
-                check_one(model, getattr(model.meta, "filename", None) or str(item))
+                name = getattr(model.meta, "filename", None) or str(item)
+                check_one(model, name)
                 self.models.append(model)
+                # spike's own WCS object: a copy with a fitted inverse when it has none
+                wcs, fit = with_fitted_inverse(model.meta.wcs, tuple(model.data.shape),
+                                               name=name)
+                self._wcs.append(wcs)
+                self._inverse_fits.append(fit)
             self._check_single_band()
         except Exception:
             self.close()
             raise
+
+    def exposure_wcs(self, index):
+        """The WCS spike uses for exposure ``index`` (its own, with an inverse; see
+        `spike.stamps.wcs_inverse`) and the `~spike.stamps.wcs_inverse.InverseFit` or None."""
+        return self._wcs[index], self._inverse_fits[index]
 
     def _check_single_band(self):
         """Raise ValueError when the exposures mix instruments or filters."""
@@ -159,3 +181,66 @@ class MissionAdapter(abc.ABC):
             Context bit planes ``(n_planes, ny, nx)`` in which bit ``j`` stands for
             ``stamps[j]``.
         """
+
+
+def report_unusable(adapter):
+    """Warn about exposures with no usable pixel (data all NaN or every pixel flagged).
+
+    Such an exposure contributes no weight anywhere: a drizzled PSF made only from such
+    exposures is empty (see `spike.coadd.check_contributions`).
+
+    Parameters
+    ----------
+    adapter : MissionAdapter
+        The exposures; each `~spike.psf.base.DetectorInfo.pixels` gives the good-pixel mask
+        (finite data, DQ flags the mission's resample code keeps).
+
+    Returns
+    -------
+    list of int
+        Indices of the unusable exposures.
+    """
+    bad = []
+    for e in range(adapter.n_exposures):
+        det = adapter.detector_info(e)
+        if det.pixels is None:
+            continue
+        pixels = det.pixels()
+        if np.any(pixels.good):
+            continue
+        data = np.asarray(pixels.data)
+        why = ("its data are all NaN" if not np.isfinite(data).any()
+               else "every pixel is flagged in its DQ array")
+        log.warning("Exposure %s (%s) has no usable pixel: %s; it contributes nothing",
+                    det.filename, det.label(), why)
+        bad.append(e)
+    return bad
+
+
+def check_duplicates(items):
+    """Raise ValueError when the same exposure is given twice.
+
+    Files are compared by resolved path, open models by identity: an exposure listed twice
+    would count twice in the drizzled PSF.
+
+    Parameters
+    ----------
+    items : list
+        Paths or models, as given.
+    """
+    from pathlib import Path
+
+    seen = {}
+    for k, item in enumerate(items):
+        if isinstance(item, (str, Path)):
+            key = ("path", str(Path(item).resolve()))
+            label = str(item)
+        else:
+            key = ("model", id(item))
+            label = str(getattr(item.meta, "filename", None) or f"model {k}")
+        if key in seen:
+            msg = (f"Exposure {label} is given twice (inputs {seen[key] + 1} and {k + 1}); "
+                   "each exposure counts once in a drizzled PSF: remove the repeat from the "
+                   "association or list")
+            raise ValueError(msg)
+        seen[key] = k

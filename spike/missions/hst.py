@@ -35,7 +35,7 @@ import numpy as np
 
 from spike.missions._hst_files import dq_good_mask, open_hst_exposure
 from spike.missions._inputs import expand_input
-from spike.missions.base import MissionAdapter
+from spike.missions.base import MissionAdapter, check_duplicates
 from spike.psf.base import DetectorInfo, ExposurePixels
 from spike.stamps.geometry import shift_wcs
 from spike.stamps.hst_drizzle import (
@@ -99,6 +99,7 @@ class HSTAdapter(MissionAdapter):
 
     def __init__(self, input_data, *, product_name=None):
         items, asn = expand_input(input_data)
+        check_duplicates(items)
         self.exposures, self.chips = [], []
         self._masks, self._mappings, self._good_bits = {}, {}, 0
         try:
@@ -180,7 +181,7 @@ class HSTAdapter(MissionAdapter):
                     pixel_scale_ratio=1.0, pixel_scale=None, rotation=None, crpix=None,
                     crval=None, pixfrac=None, kernel=None, fillval=None, good_bits=None,
                     pixmap_stepsize=None, final_wht_type=None, engine=None, mask_dir=None,
-                    **ignored):
+                    explicit=(), **ignored):
         """Return the science drizzle's grid and final-drizzle parameters.
 
         Parameters
@@ -204,6 +205,8 @@ class HSTAdapter(MissionAdapter):
         mask_dir : str or Path, optional
             Directory of the science run's ``*_final_mask.fits`` (default: beside
             ``reference_mosaic``).
+        explicit : tuple of str, optional
+            Parameters the user set: replacing one by a value the drz recorded is a WARNING.
         **ignored
             Parameters of other missions (``weight_type``, ``pixmap_order``).
         """
@@ -229,10 +232,11 @@ class HSTAdapter(MissionAdapter):
         det = self.chips[0]
         if reference_mosaic is not None:
             if final:
-                log.info("reference_mosaic given: ignoring %s", sorted(final))
+                log.warning("reference_mosaic given: ignoring %s (the drz's grid is used)",
+                            ", ".join(sorted(final)))
             grid = _hst_grid.grid_from_drz(reference_mosaic, pars, instrument=det.instrument,
                                            band=det.filter, chips=self.chips,
-                                           mask_dir=mask_dir)
+                                           mask_dir=mask_dir, explicit=explicit)
         elif output_wcs:
             grid = _hst_grid.grid_from_refimage(output_wcs, pars, final)
         else:

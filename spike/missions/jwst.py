@@ -14,7 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from spike.missions._inputs import expand_input, product_name_from
+from spike.missions._inputs import (
+    check_complete_fits,
+    expand_input,
+    open_datamodel,
+    product_name_from,
+)
 from spike.missions.base import MissionAdapter
 from spike.psf.base import DetectorInfo
 from spike.stamps.geometry import shift_wcs
@@ -39,11 +44,9 @@ def _open_image(item):
     if isinstance(item, datamodels.JwstDataModel):
         return item
     path = Path(item)
-    try:
-        return datamodels.open(path)
-    except Exception as exc:  # stdatamodels raises many types for unreadable files
-        msg = f"Cannot open {path} as a JWST datamodel: {exc}"
-        raise ValueError(msg) from exc
+    if path.suffix.lower() in (".fits", ".fit", ".fts"):
+        check_complete_fits(path)
+    return open_datamodel(path, datamodels.open, "a JWST datamodel")
 
 
 def _check_model(model, name):
@@ -56,6 +59,11 @@ def _check_model(model, name):
     if model.data is None or model.data.ndim != 2:
         msg = f"{name}: science data must be a 2-D image"
         raise ValueError(msg)
+    if _is_mosaic(model, name):
+        msg = (f"{name} is a resampled mosaic (_i2d), not a calibrated exposure: give the "
+               "exposures (_cal/_crf, or their association) as input and the mosaic as "
+               "reference_mosaic")
+        raise ValueError(msg)
     if model.meta.wcs is None:
         msg = (f"{name} has no WCS (meta.wcs is not set); run the exposure through "
                "calwebb_image2 (assign_wcs) before spike")
@@ -64,6 +72,12 @@ def _check_model(model, name):
     if exp_type is not None and exp_type not in IMAGING_EXP_TYPES:
         msg = f"{name}: exposure type {exp_type} is not direct imaging; spike cannot model it"
         raise ValueError(msg)
+
+
+def _is_mosaic(model, name):
+    """True for a level-3 product (resampled by jwst's ResampleStep)."""
+    resampled = getattr(model.meta.cal_step, "resample", None) == "COMPLETE"
+    return resampled or Path(str(name)).stem.lower().endswith("_i2d")
 
 
 def _pixels(model):
@@ -112,16 +126,18 @@ class JWSTAdapter(MissionAdapter):
         model = self.models[index]
         inst = model.meta.instrument
         filt, pupil = inst.filter, inst.pupil
+        wcs, fit = self.exposure_wcs(index)
         return DetectorInfo(
             mission="jwst",
             instrument=str(inst.name),
             detector=str(inst.detector),
             filter=str(filt),
             pupil=None if pupil is None else str(pupil),
-            wcs=model.meta.wcs,
+            wcs=wcs,
             shape=tuple(model.data.shape),
             filename=str(model.meta.filename),
             extra={
+                "wcs_inverse": None if fit is None else fit.as_meta(),
                 "exposure_type": model.meta.exposure.type,
                 "pixelarea_steradians": model.meta.photometry.pixelarea_steradians,
                 "channel": getattr(inst, "channel", None),
@@ -136,49 +152,56 @@ class JWSTAdapter(MissionAdapter):
     # ------------------------------------------------------------------ output grid
     def output_grid(self, *, reference_mosaic=None, output_wcs=None, output_shape=None,
                     pixel_scale_ratio=1.0, pixel_scale=None, rotation=None, crpix=None,
-                    crval=None, **pars):
+                    crval=None, explicit=(), **pars):
         """Return the science mosaic's grid, as jwst's `ResampleStep` would build it.
 
         Parameters
         ----------
         reference_mosaic : str or `~stdatamodels.jwst.datamodels.ImageModel`, optional
             The science `_i2d` mosaic; its WCS and its recorded resample parameters
-            (``meta.resample``) are reused and override ``pars``.
+            (``meta.resample``) are reused and override ``pars``. It must be of the
+            exposures' instrument and filter.
         output_wcs : str, optional
             An ASDF file holding a custom output gwcs under ``wcs`` (as for `ResampleStep`).
         output_shape : list of int, optional
             ``[nx, ny]`` of the output (as for `ResampleStep`).
         pixel_scale_ratio, pixel_scale, rotation, crpix, crval
             Same meaning as `ResampleStep`'s parameters of the same names.
+        explicit : tuple of str, optional
+            Parameters the user set (overriding them from the mosaic is a WARNING).
         **pars
-            ``pixfrac``, ``kernel``, ``fillval``, ``weight_type``, ``pixmap_stepsize``,
-            ``pixmap_order``.
+            ``pixfrac``, ``kernel``, ``fillval``, ``weight_type``, ``good_bits``,
+            ``pixmap_stepsize``, ``pixmap_order``.
 
         Returns
         -------
         OutputGrid
         """
+        from stdatamodels.jwst.datamodels.dqflags import pixel
+
         from spike.missions import _jwst_grid
+        from spike.missions._grid import RESAMPLE_DEFAULTS, check_good_bits, fill_defaults
 
         if pars.get("weight_type") == "ivm-sky":
             msg = ("weight_type='ivm-sky' is a romancal option; jwst's ResampleStep offers "
                    "'ivm' or 'exptime'")
             raise ValueError(msg)
         if pars.get("good_bits") not in (None, GOOD_BITS):
+            check_good_bits(pars["good_bits"], pixel, "jwst")
             log.warning("good_bits=%s ignored: jwst's ResampleStep always uses %s",
                         pars["good_bits"], GOOD_BITS)
-        pars = dict(pars, good_bits=GOOD_BITS)
-        for key, default in (("pixmap_stepsize", 1.0), ("pixmap_order", 1)):
-            if pars.get(key) is None:
-                pars[key] = default
+        pars = fill_defaults(dict(pars, good_bits=GOOD_BITS),
+                             {**RESAMPLE_DEFAULTS, "pixmap_stepsize": 1.0, "pixmap_order": 1})
         if reference_mosaic is not None:
-            return _jwst_grid.grid_from_mosaic(reference_mosaic, pars)
+            return _jwst_grid.grid_from_mosaic(reference_mosaic, pars, explicit=explicit,
+                                               exposure=self.detector_info(0))
         if output_wcs:
-            return _jwst_grid.grid_from_wcs_file(output_wcs, output_shape, self.models[0], pars)
+            return _jwst_grid.grid_from_wcs_file(output_wcs, output_shape, self.models[0], pars,
+                                                 first_wcs=self._wcs[0])
         return _jwst_grid.grid_from_models(
             self.models, pars, pixel_scale_ratio=pixel_scale_ratio, pixel_scale=pixel_scale,
             rotation=rotation, crpix=crpix, crval=crval, output_shape=output_shape,
-        )
+            wcs=self._wcs)
 
     # ------------------------------------------------------------------ resampling
     def stamp_model(self, index, box, psf):
@@ -223,7 +246,7 @@ class JWSTAdapter(MissionAdapter):
         meta = stamp.meta
         for key, value in self._stamp_meta(index).items():
             setattr(meta, key, value)
-        meta.wcs = shift_wcs(sci.meta.wcs, box, transient=True)
+        meta.wcs = shift_wcs(self._wcs[index], box, transient=True)
         return stamp
 
     def _stamp_meta(self, index):

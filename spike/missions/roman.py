@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spike.missions._inputs import expand_input, product_name_from
+from spike.missions._inputs import expand_input, open_datamodel, product_name_from
 from spike.missions.base import MissionAdapter
 from spike.psf.base import DetectorInfo
 from spike.stamps.geometry import shift_wcs
@@ -38,12 +38,28 @@ def _open_image(item):
 
     if isinstance(item, rdm.DataModel):
         return item
-    path = Path(item)
+    model = open_datamodel(Path(item), rdm.open, "a Roman datamodel")
     try:
-        return rdm.open(path)
-    except Exception as exc:  # roman_datamodels raises many types for unreadable files
-        msg = f"Cannot open {path} as a Roman datamodel: {exc}"
-        raise ValueError(msg) from exc
+        _load_arrays(model, Path(item))
+    except Exception:
+        model.close()
+        raise
+    return model
+
+
+def _load_arrays(model, path):
+    """Read the arrays spike uses now (asdf reads lazily), naming the file on failure."""
+    from spike.missions._inputs import short_error
+
+    node = model._instance
+    for name in ("data", *_STAMP_ARRAYS):
+        if name not in node:
+            continue
+        try:
+            node[name] = np.asarray(node[name])
+        except Exception as exc:  # asdf raises many types for truncated or corrupt blocks
+            msg = f"Cannot read array '{name}' of {path}: {short_error(exc)}"
+            raise ValueError(msg) from exc
 
 
 def _check_model(model, name):
@@ -114,16 +130,18 @@ class RomanAdapter(MissionAdapter):
         """Return the `~spike.psf.base.DetectorInfo` of exposure ``index``."""
         model = self.models[index]
         area = model.meta.photometry.pixel_area
+        wcs, fit = self.exposure_wcs(index)
         return DetectorInfo(
             mission="roman",
             instrument="WFI",
             detector=str(model.meta.instrument.detector),
             filter=str(model.meta.instrument.optical_element),
             pupil=None,
-            wcs=model.meta.wcs,
+            wcs=wcs,
             shape=tuple(model.data.shape),
             filename=str(model.meta.filename),
             extra={
+                "wcs_inverse": None if fit is None else fit.as_meta(),
                 "exposure_type": str(getattr(model.meta.exposure, "type", "WFI_IMAGE")),
                 "pixelarea_steradians": None if area in (None, -999999) else float(area),
                 "cutout_origin": _cutout_origin(model),
@@ -133,29 +151,40 @@ class RomanAdapter(MissionAdapter):
 
     def output_grid(self, *, reference_mosaic=None, output_wcs=None, output_shape=None,
                     pixel_scale_ratio=1.0, pixel_scale=None, rotation=None, crpix=None,
-                    crval=None, **pars):
+                    crval=None, explicit=(), **pars):
         """Return the science mosaic's grid, as romancal's `ResampleStep` builds it.
 
         Parameters are those of `spike.missions.jwst.JWSTAdapter.output_grid`;
-        ``reference_mosaic`` is a romancal level-3 mosaic (including sky-cell mosaics),
-        whose recorded ``pixfrac``, ``weight_type``, ``good_bits``, ``pixmap_stepsize`` and
-        ``pixmap_order`` are reused. Missing ``good_bits``, ``pixmap_stepsize`` and
-        ``pixmap_order`` take romancal's defaults.
+        ``reference_mosaic`` is a romancal level-3 mosaic (including sky-cell mosaics) of
+        the exposures' filter, whose recorded ``pixfrac``, ``weight_type``, ``good_bits``,
+        ``pixmap_stepsize`` and ``pixmap_order`` are reused. Missing ``good_bits``,
+        ``pixmap_stepsize`` and ``pixmap_order`` take romancal's defaults.
         """
-        from spike.missions import _roman_grid
+        from roman_datamodels.dqflags import pixel
 
-        defaults = {"good_bits": ROMAN_GOOD_BITS, "pixmap_stepsize": ROMAN_PIXMAP_STEPSIZE,
+        from spike.missions import _roman_grid
+        from spike.missions._grid import RESAMPLE_DEFAULTS, check_good_bits, fill_defaults
+
+        defaults = {**RESAMPLE_DEFAULTS, "good_bits": ROMAN_GOOD_BITS,
+                    "pixmap_stepsize": ROMAN_PIXMAP_STEPSIZE,
                     "pixmap_order": ROMAN_PIXMAP_ORDER}
-        pars = {k: v for k, v in pars.items() if v is not None}
-        pars = {**defaults, **pars}
+        flags = {f.name: int(f.value) for f in pixel}
+        if pars.get("good_bits") is not None:
+            check_good_bits(pars["good_bits"], flags, "roman")
         if reference_mosaic is not None:
-            return _roman_grid.grid_from_mosaic(reference_mosaic, pars)
+            grid = _roman_grid.grid_from_mosaic(reference_mosaic, pars, explicit=explicit,
+                                                exposure=self.detector_info(0))
+            grid.pars = fill_defaults(grid.pars, defaults)
+            check_good_bits(grid.pars["good_bits"], flags, "roman")
+            return grid
+        pars = fill_defaults(pars, defaults)
         if output_wcs:
             return _roman_grid.grid_from_wcs_file(output_wcs, output_shape, self.models[0],
-                                                  pars)
+                                                  pars, first_wcs=self._wcs[0])
         return _roman_grid.grid_from_models(
             self.models, pars, pixel_scale_ratio=pixel_scale_ratio, pixel_scale=pixel_scale,
-            rotation=rotation, crpix=crpix, crval=crval, output_shape=output_shape)
+            rotation=rotation, crpix=crpix, crval=crval, output_shape=output_shape,
+            wcs=self._wcs)
 
     def stamp_model(self, index, box, psf):
         """Return the PSF stamp of exposure ``index`` as a Roman `ImageModel`.
@@ -182,7 +211,7 @@ class RomanAdapter(MissionAdapter):
         background.update(level=0.0, subtracted=True)
         meta["background"] = type(node.meta.background)(background) if (
             "background" in node.meta) else background
-        meta["wcs"] = shift_wcs(sci.meta.wcs, box, transient=True)
+        meta["wcs"] = shift_wcs(self._wcs[index], box, transient=True)
         science = np.asarray(sci.data[box.slices])
         arrays = {"data": np.where(np.isnan(science), np.float32(np.nan),
                                    psf.astype(np.float32))}

@@ -373,6 +373,39 @@ def _grid_from_header(path, header):
     return GriddedPSFModel(NDData(data, meta={"grid_xypos": xypos, "oversampling": 4}))
 
 
+def _check_single_psf(path, what):
+    """Refuse a 2-D image without STDPSF keywords unless it looks like one centred PSF.
+
+    A single PSF is square, finite, positive in sum, and brightest near its centre; a
+    science image or anything else given by mistake is not.
+    """
+    from astropy.io import fits
+    from astropy.io.fits.verify import VerifyWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VerifyWarning)
+        data = np.asarray(fits.getdata(path, ignore_missing_end=True), dtype=float)
+    ny, nx = data.shape
+    problem = None
+    if ny != nx:
+        problem = f"it is {ny} x {nx} pixels, not square"
+    elif not np.all(np.isfinite(data)):
+        problem = "it holds NaN or infinite values"
+    elif not data.sum() > 0:
+        problem = "its sum is not positive"
+    else:
+        iy, ix = np.unravel_index(np.argmax(data), data.shape)
+        centre = (nx - 1) / 2
+        if max(abs(ix - centre), abs(iy - centre)) > max(2.0, 0.1 * nx):
+            problem = (f"its brightest pixel is at (x, y) = ({ix}, {iy}), far from the centre "
+                       f"({centre:g}, {centre:g})")
+    if problem is not None:
+        msg = (f"{what} is a plain 2-D image, not a STDPSF library: {problem}. A STDPSF file "
+               "holds a cube of PSFs with NXPSFS/NYPSFS/IPSFXnn/JPSFYnn keywords (or one "
+               "centred PSF)")
+        raise PSFMethodError(msg)
+
+
 def read_library(path, header, key, *, oversampling):
     """Read one detector's PSF grid from a STDPSF file.
 
@@ -413,6 +446,8 @@ def read_library(path, header, key, *, oversampling):
         msg = (f"Cannot read {what}: expected a 3-D cube of PSFs (or one 2-D PSF) in the "
                f"primary HDU, found NAXIS={naxis}")
         raise PSFMethodError(msg)
+    if naxis == 2 and "NXPSFS" not in header:
+        _check_single_psf(path, what)
     multi = key.token in MULTI_DETECTOR_LIBRARIES
     expected = MULTI_DETECTOR_LIBRARIES.get(key.token)
     if multi and npsf != expected and parse_library_name(path.name) is not None:

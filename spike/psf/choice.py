@@ -239,11 +239,15 @@ def build_method(name, *, mission, oversampling, psf_path=None, user_psf=None, o
     try:
         method = _instantiate(cls, name, oversampling=oversampling, psf_path=psf_path,
                               user_psf=user_psf, extra=extra)
-    except TypeError as exc:
-        if extra and "unexpected keyword" in str(exc):
+    except (TypeError, ValueError) as exc:
+        if not extra:
+            raise
+        if isinstance(exc, TypeError) and "unexpected keyword" in str(exc):
             msg = f"method_options {sorted(extra)} for method {name!r}: {exc}"
-            raise ValueError(msg) from exc
-        raise
+        else:
+            given = ", ".join(f"{k}={v!r}" for k, v in extra.items())
+            msg = f"method {name!r} with method_options {given}: {exc}"
+        raise ValueError(msg) from exc
     method.choice = choice
     return method
 

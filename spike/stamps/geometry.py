@@ -14,6 +14,7 @@ region:
 The functions here take and return plain numbers, arrays and WCS objects.
 """
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,23 +146,34 @@ def input_box(out_box, out_wcs, in_wcs, in_shape, *, margin=INPUT_MARGIN):
     return Box(x0, y0, x1 - x0 + 1, y1 - y0 + 1).clip(in_shape)
 
 
+#: Backward transforms of the gwcs objects seen by `input_box`, kept by spike (weakly, so a
+#: WCS and its entry go away together) rather than written into objects the caller owns.
+_BACKWARD = weakref.WeakKeyDictionary()
+
+
 def _world_to_pixel(wcs, *world):
     """``wcs.world_to_pixel_values``, with a gwcs' inverse transform built once per WCS.
 
     gwcs assembles its backward transform on every call (about 8 ms for a JWST
     exposure); the exposures' WCS objects live for the whole run, so their inverse is
-    kept on the object itself (``_spike_backward``). The bounding box is not applied:
+    kept in a weak-keyed cache of this module. The bounding box is not applied:
     callers clip to the array.
     """
     if not hasattr(wcs, "pipeline"):
         return wcs.world_to_pixel_values(*world)
-    backward = wcs.__dict__.get("_spike_backward")
+    try:
+        backward = _BACKWARD.get(wcs)
+    except TypeError:  # not hashable or not weakly referenceable: no cache
+        backward = None
     if backward is None:
         try:
             backward = wcs.backward_transform
         except NotImplementedError:
             return wcs.world_to_pixel_values(*world)
-        wcs.__dict__["_spike_backward"] = backward
+        try:
+            _BACKWARD[wcs] = backward
+        except TypeError:
+            pass
     return backward(*world)
 
 

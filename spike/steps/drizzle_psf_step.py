@@ -2,7 +2,14 @@
 
 import logging
 
+from spike.coadd import check_contributions
 from spike.sources import resolve_sources
+from spike.steps._checks import (
+    check_generate_pars,
+    check_output_dir,
+    check_resample_pars,
+    explicit_pars,
+)
 from spike.steps._common import GENERATE_SPEC, RESAMPLE_SPEC
 from spike.stpipe.core import SpikeStep
 from spike.workflow import DrizzleRequest, drizzle_sources
@@ -40,7 +47,9 @@ class DrizzlePSFStep(SpikeStep):
 
     def process(self, input_data, sources=None, user_psf=None):
         """Return the `~spike.datamodels.DrizzledPSFModel`."""
-        self._check_pars()
+        check_generate_pars(self)
+        check_resample_pars(self)
+        check_output_dir(self)
         table = resolve_sources(ra=self.ra, dec=self.dec, catalog=self.catalog, sources=sources)
         request = DrizzleRequest(
             method=self.method, method_options=self.method_options,
@@ -55,6 +64,7 @@ class DrizzlePSFStep(SpikeStep):
                   **{k: getattr(self, k) for k in _DRIZ_PARS}},
             hst={k: getattr(self, k) for k in _HST_PARS},
             keep_exposure_psfs=bool(self.save_exposure_psfs or self.save_plots),
+            explicit=explicit_pars(self, _DRIZ_PARS),
         )
         if self.scheduler:
             from spike.parallel import drizzle_in_parallel
@@ -67,6 +77,7 @@ class DrizzlePSFStep(SpikeStep):
         else:
             result, exposure_psfs = drizzle_sources(input_data, table, request,
                                                     user_psf=user_psf)
+        check_contributions(result)
         if self.save_exposure_psfs:
             for _, model in exposure_psfs:
                 model.meta.cal_step.generate_psf = "COMPLETE"
@@ -83,22 +94,3 @@ class DrizzlePSFStep(SpikeStep):
         if self.output_file is None:
             self.output_use_model = True
         return result
-
-    def _check_pars(self):
-        for name in ("output_shape", "crpix", "crval"):
-            value = getattr(self, name)
-            if value is not None and len(value) != 2:
-                msg = f"List '{name}' must have exactly two elements."
-                raise ValueError(msg)
-        if self.pixmap_order not in (None, 1, 3):
-            msg = f"pixmap_order must be 1 or 3, got {self.pixmap_order}"
-            raise ValueError(msg)
-        if self.output_size is not None and self.output_size % 2 == 0:
-            msg = f"output_size must be odd, got {self.output_size}"
-            raise ValueError(msg)
-        if self.stamp_size % 2 == 0:
-            msg = f"stamp_size must be odd, got {self.stamp_size}"
-            raise ValueError(msg)
-        if self.reference_mosaic and self.output_wcs:
-            msg = "Give either reference_mosaic or output_wcs, not both"
-            raise ValueError(msg)

@@ -2,10 +2,12 @@
 
 import logging
 
-from spike.generate import generate_psfs
+from spike._memory import plan_batches
+from spike.generate import generate_psfs, locate_sources
 from spike.missions import open_exposures
 from spike.sources import resolve_sources
 from spike.psf.choice import build_method
+from spike.steps._checks import check_generate_pars, check_output_dir
 from spike.steps._common import GENERATE_SPEC
 from spike.stpipe.core import SpikeStep
 
@@ -36,17 +38,21 @@ class GeneratePSFStep(SpikeStep):
 
     def process(self, input_data, sources=None, user_psf=None):
         """Return the list of `~spike.datamodels.ExposurePSFModel`."""
-        if self.stamp_size % 2 == 0:
-            msg = f"stamp_size must be odd, got {self.stamp_size}"
-            raise ValueError(msg)
+        check_generate_pars(self)
+        check_output_dir(self)
         table = resolve_sources(ra=self.ra, dec=self.dec, catalog=self.catalog, sources=sources)
         with open_exposures(input_data, product_name=self.product_name) as adapter:
             method = build_method(self.method, mission=adapter.mission,
                                   oversampling=self.oversampling, psf_path=self.psf_path,
                                   user_psf=user_psf, options=self.method_options,
                                   instrument=adapter.detector_info(0).instrument)
+            coverage = locate_sources(adapter, table)
+            plan_batches(coverage.covered, stamp_size=self.stamp_size,
+                         oversampling=self.oversampling, output_size=0, input_size=0,
+                         keep_all=True)  # refuses a run that cannot fit in memory
             products = [m for _, m in generate_psfs(adapter, table, method,
-                                                     stamp_size=self.stamp_size)]
+                                                     stamp_size=self.stamp_size,
+                                                     coverage=coverage)]
         for model in products:
             model.meta.cal_step.generate_psf = "COMPLETE"
             model.meta.product_name = adapter.product_name

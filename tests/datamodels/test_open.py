@@ -81,3 +81,25 @@ def test_open_wrong_extension(tmp_path):
 def test_open_unsupported_type(init):
     with pytest.raises(TypeError, match="Cannot open a spike product"):
         sdm.open(init)
+
+
+@pytest.mark.parametrize("ext", ["asdf", "fits"])
+def test_open_one_liner(tmp_path, drizzled_model, ext):
+    """``open(path).data`` works without keeping the model: products are read at once."""
+    path = drizzled_model.save(tmp_path / f"product.{ext}")
+    data = sdm.open(path).data
+    np.testing.assert_array_equal(data, drizzled_model.data)
+    assert sdm.open(path).sources["psf_sum"][0] == drizzled_model.sources["psf_sum"][0]
+
+
+@pytest.mark.parametrize("ext", ["asdf", "fits"])
+def test_text_columns_read_as_str(tmp_path, drizzled_model, exposure_model, ext):
+    """One type for text, whether the product was saved as ASDF or FITS."""
+    with sdm.open(drizzled_model.save(tmp_path / f"d.{ext}")) as model:
+        assert type(model.exposures["filename"][0]) is str
+        assert type(model.exposures[1]["detector"]) is str
+        assert type(model.sources["id"][2]) is str
+        assert model.source_ids == ["src-1", "src-2", "gaia 1234567890"]
+        assert list(model.exposures["filename"]) == ["a_cal.fits", "b_cal.fits"]
+    with sdm.open(exposure_model.save(tmp_path / f"e.{ext}")) as model:
+        assert type(model.sources["id"][0]) is str and model.sources[1]["id"] == "src-2"

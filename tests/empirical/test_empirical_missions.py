@@ -9,6 +9,7 @@ the Roman tests (undersampled data, centring conventions).
 
 
 import numpy as np
+import pytest
 
 from spike.steps import DrizzlePSFStep
 from spike.validation import measure
@@ -39,6 +40,7 @@ def test_epsf_jwst(jwst_crowded):
 
 
 @needs_psfex
+@pytest.mark.slow
 def test_psfex_jwst(jwst_crowded):
     _compare(jwst_crowded.models, jwst_crowded.stars, "psfex", "optical")
 
@@ -53,6 +55,7 @@ def test_epsf_roman(roman_crowded):
 
 
 @needs_psfex
+@pytest.mark.slow
 def test_psfex_roman(roman_crowded):
     """PSFEx on undersampled data (WFI F158: FWHM about 1.2 px) is biased: measured offsets
     0.16-0.18 px and FWHM 7 % too small with a constant model (``degree=0``; 0.12-0.24 px

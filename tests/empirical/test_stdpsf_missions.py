@@ -1,6 +1,7 @@
 """``--method=stdpsf`` through ``strun`` (JWST) with a library file written in STDPSF format."""
 
 import numpy as np
+import pytest
 
 from spike.datamodels import DrizzledPSFModel
 from tests.psf.test_stdpsf import write_stdpsf
@@ -9,6 +10,7 @@ from tests.steps.test_drizzle_psf_step import run_strun
 GRID = [0.0, 1023.0, 2047.0]
 
 
+@pytest.mark.slow
 def test_stdpsf_jwst_strun(jwst_asn, tmp_path):
     library = write_stdpsf(tmp_path / "STDPSF_NRCA1_F200W.fits", GRID, GRID,
                            lambda ix, iy, x, y: 3.0 + x / 2047, npix=61)

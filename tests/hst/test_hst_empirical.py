@@ -19,6 +19,7 @@ from tests.helpers import needs_psfex
 
 
 @pytest.mark.parametrize("method", ["epsf", pytest.param("psfex", marks=needs_psfex)])
+@pytest.mark.slow
 def test_empirical_psf_matches_the_drz_stars(hrc, method):
     result = DrizzlePSFStep.call(str(hrc.asn), ra=list(hrc.ra), dec=list(hrc.dec),
                                  reference_mosaic=str(hrc.drz), method=method, stamp_size=25)
@@ -53,6 +54,7 @@ def test_stdpsf_through_the_step_equals_the_same_user_psf(hrc, tmp_path):
     np.testing.assert_allclose(library.data, user.data, rtol=0, atol=1e-6 * user.data.max())
 
 
+@pytest.mark.slow
 def test_epsf_strun_with_method_options(hrc, tmp_path):
     """``strun ... --method=epsf --method_options="min_stars=20,grid_size=1"``: configobj
     splits the value on its comma; the options still reach the method."""
@@ -70,6 +72,7 @@ def test_epsf_strun_with_method_options(hrc, tmp_path):
 
 
 @needs_psfex
+@pytest.mark.slow
 def test_psfex_strun(hrc, tmp_path):
     """``strun drizzle_psf ... --method=psfex`` offline."""
     from spike.datamodels import DrizzledPSFModel

@@ -47,6 +47,7 @@ def test_product_describes_the_run(psf_run, hrc):
     assert meta.psf.method == "optical"
     assert meta.resample.pixfrac == 0.8 and meta.resample.kernel == "square"
     assert meta.resample.output_wcs_source == "reference_mosaic"
+    assert meta.resample.fillval == "INDEF"  # the drz's D001FVAL, not the string 'None'
     assert meta.mosaic.reference_mosaic == hrc.drz.name
     # the product's gwcs is the drz WCS
     drz_wcs = WCS(fits.getheader(hrc.drz, "SCI"))
@@ -86,6 +87,7 @@ def test_inputs_unchanged(psf_run, hrc):
     assert file_digests(hrc.flt_dir) == hrc.digests
 
 
+@pytest.mark.slow
 def test_engines_agree(hrc):
     """Stamps drizzled with the drizzle package equal AstroDrizzle's own drizzle."""
     kwargs = {"ra": list(hrc.ra[:2]), "dec": list(hrc.dec[:2]), "reference_mosaic": str(hrc.drz),
@@ -138,6 +140,7 @@ def test_computed_grid_is_astrodrizzles_default(hrc):
     assert abs(cd[0, 1]) < 1e-15 and cd[0, 0] < 0 < cd[1, 1]  # north up, east left
 
 
+@pytest.mark.slow
 def test_strun_command_line(hrc, tmp_path):
     """``strun drizzle_psf hst_asn.json`` offline, with a JSON association of the flt files."""
     import json

@@ -34,6 +34,7 @@ def wfc_like(hrc, tmp_path_factory):
     return asn, drz, [float(s[0]) for s in sky], [float(s[1]) for s in sky]
 
 
+@pytest.mark.slow
 def test_each_chip_gets_its_final_mask_and_the_engines_agree(wfc_like):
     asn, drz, ra, dec = wfc_like
     kwargs = {"ra": ra, "dec": dec, "reference_mosaic": str(drz), "stamp_size": 15}

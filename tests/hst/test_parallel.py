@@ -27,6 +27,7 @@ def _assert_same(a, b):
 
 
 @pytest.mark.parametrize("scheduler", ["processes:2", "dask:2"])
+@pytest.mark.slow
 def test_parallel_equals_serial(hrc, serial, scheduler, tmp_path):
     parallel = DrizzlePSFStep.call(str(hrc.asn), ra=list(hrc.ra), dec=list(hrc.dec),
                                    reference_mosaic=str(hrc.drz), stamp_size=15,

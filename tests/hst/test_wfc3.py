@@ -40,6 +40,7 @@ def wfc3_ir(hrc, tmp_path_factory):
     return asn, drz, out
 
 
+@pytest.mark.slow
 def test_wfc3_ir_rates_drizzle_as_astrodrizzle(wfc3_ir, hrc):
     asn, drz, directory = wfc3_ir
     before = file_digests(directory)
@@ -78,6 +79,7 @@ def test_rates_and_counts_give_the_same_psf(wfc3_ir, hrc):
     np.testing.assert_allclose(rates.sources["psf_sum"], counts.sources["psf_sum"], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_strun_wfc3(wfc3_ir, hrc, tmp_path):
     """``strun drizzle_psf <WFC3 _asn.fits> --reference_mosaic=<_drz>`` offline."""
     from spike.datamodels import DrizzledPSFModel

@@ -105,6 +105,7 @@ def test_c0f_input_gives_the_same_psfs(wfpc2, wfpc2_psf, caplog):
     np.testing.assert_allclose(direct.data, wfpc2_psf.data, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_engines_agree_on_wfpc2(wfpc2):
     """drizzlepac's WFPC2 gain handling is reproduced by the stamp engine."""
     kwargs = {"ra": [wfpc2.ra[0], wfpc2.ra[-1]], "dec": [wfpc2.dec[0], wfpc2.dec[-1]],
@@ -131,6 +132,7 @@ def test_c0m_without_c1m_warns(wfpc2, tmp_path):
         assert adapter.chips[0].array("dq") is None
 
 
+@pytest.mark.slow
 def test_strun_wfpc2(wfpc2, tmp_path):
     """``strun drizzle_psf <WFPC2 _flt> --reference_mosaic=<_drw>`` offline."""
     from spike.datamodels import DrizzledPSFModel

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import galsim  # a hard dependency: a broken install fails here instead of skipping
 import numpy as np
 import pytest
 
@@ -11,8 +12,6 @@ from spike.psf import galsim_method as gm
 from spike.psf.base import DetectorInfo
 from spike.psf.galsim_method import GalSimPSFMethod, galsim_bandpass_name
 from spike.psf.registry import get_method
-
-galsim = pytest.importorskip("galsim")
 
 OS = 4
 #: Centre of a full SCA array, 0-based.

@@ -1,7 +1,6 @@
 """Tests of the built-in diffraction-limited optical PSF method."""
 
 import logging
-import time
 
 import numpy as np
 import pytest
@@ -259,9 +258,9 @@ def test_bad_size(f200w):
 
 
 def test_prepare_is_cached(method, f200w):
-    start = time.perf_counter()
+    """Another exposure of the same band reuses the band's convolved PSF (the object itself;
+    how long that takes is measured by benchmarks/bench_jwst_optical.py, not asserted)."""
     again = method.prepare(make_detector(filename="other_cal.fits"))
-    assert time.perf_counter() - start < 0.5
     assert again.convolved is f200w.convolved
 
 

@@ -3,7 +3,6 @@
 import dataclasses
 import importlib.resources
 import logging
-import time
 import warnings
 
 import numpy as np
@@ -314,13 +313,11 @@ def test_sip_distortion_sets_local_pixel(method):
 
 
 def test_prepare_is_cached(method, acs_f814w):
-    start = time.perf_counter()
+    """Another chip of the same band reuses the band's convolved PSF (timings belong to the
+    benchmarks, e.g. benchmarks/bench_hst_epsf.py, not to assertions)."""
     again = method.prepare(hst_detector())
-    assert time.perf_counter() - start < 0.5
     assert again.convolved is acs_f814w.convolved
-    start = time.perf_counter()
-    acs_f814w.evaluate(100.0, 200.0, size=41)
-    assert time.perf_counter() - start < 0.2
+    assert acs_f814w.evaluate(100.0, 200.0, size=41).shape == (41 * OS, 41 * OS)
 
 
 def test_half_plane_mft_matches_full():

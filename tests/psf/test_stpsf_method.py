@@ -7,13 +7,12 @@ STPSF computing PSFs for real (on a generated data directory) is tested in
 import socket
 
 import pytest
+import stpsf  # a hard dependency, imported before the network guard below
 
 from spike.exceptions import PSFDataUnavailableError, PSFMethodError
 from spike.psf import stpsf_method
 from spike.psf.stpsf_method import STPSFMethod, find_stpsf_data
 from tests.psf._helpers import make_detector
-
-stpsf = pytest.importorskip("stpsf")  # imported here, before the network guard below
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ the sky and the mosaic of both stays small (about 1300 x 270 pixels). One visit 
 default four dithers gives eight exposures (four per SCA) and sixteen stars (eight per
 SCA), injected with spike's default Roman PSF (``galsim``). Everything is built once per
 session and offline: no CRDS (romancal's `ResampleStep` needs no reference file) and no
-network.
+network. The session fixtures ``roman_sim``, ``roman_asn`` and ``roman_mosaic`` live in
+``tests/conftest.py`` (shared with ``tests/reliability``); the constants are here.
 """
 
 import numpy as np
@@ -20,46 +21,6 @@ FILTER = "F158"
 PRODUCT = "sim_roman_f158"
 #: pixfrac of the science mosaic made with romancal's ResampleStep
 MOSAIC_PIXFRAC = 0.7
-
-
-@pytest.fixture(scope="session")
-def roman_sim():
-    """Eight WFI exposures (4 dithers x 2 SCAs, F158) with stars drawn by GalSim."""
-    from spike.datasets import simulate_roman_cal_exposures
-
-    return simulate_roman_cal_exposures(detectors=DETECTORS, filter=FILTER, shape=SHAPE,
-                                        cutout_origin=ORIGINS, rotations=(0.0,), seed=11)
-
-
-@pytest.fixture(scope="session")
-def roman_asn(roman_sim, tmp_path_factory):
-    """The exposures saved as ``_cal.asdf`` files plus a romancal level-3 association.
-
-    ``target="None"``: romancal's own ResampleStep, whose default is to look the target up
-    as a sky cell (that needs CRDS), then falls back to a grid around the inputs.
-    """
-    from spike.datasets import write_roman_association
-
-    directory = tmp_path_factory.mktemp("roman_data")
-    return write_roman_association(roman_sim.models, directory, product_name=PRODUCT,
-                                   target="None")
-
-
-@pytest.fixture(scope="session")
-def roman_mosaic(roman_sim, tmp_path_factory):
-    """The science mosaic: romancal's ResampleStep on copies of the exposures, saved.
-
-    ``resample_on_skycell=False``: the grid romancal computes from the inputs' footprints,
-    the one spike computes when no ``reference_mosaic`` is given.
-    """
-    from romancal.datamodels import ModelLibrary
-    from romancal.resample import ResampleStep
-
-    library = ModelLibrary([model.copy() for model in roman_sim.models])
-    mosaic = ResampleStep(resample_on_skycell=False, pixfrac=MOSAIC_PIXFRAC).run(library)
-    path = tmp_path_factory.mktemp("roman_mosaic") / f"{PRODUCT}_coadd.asdf"
-    mosaic.save(path)
-    return mosaic, path
 
 
 def stars_on(sim, detector, *, margin=30):

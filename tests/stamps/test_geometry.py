@@ -87,3 +87,25 @@ def test_contains_honours_array_and_bounding_box(nircam_wcs):
     assert not contains(nircam_wcs, (256, 256), -0.6, 10.0)
     assert not contains(nircam_wcs, (256, 256), 10.0, 255.5)
     assert not contains(nircam_wcs, (256, 256), np.nan, 10.0)
+
+
+def test_input_box_writes_nothing_into_the_callers_wcs():
+    """The inverse-transform cache is spike's (weakly keyed), not the WCS object's."""
+    import gc
+
+    from spike.stamps import geometry
+
+    wcs = make_jwst_gwcs("NRCA1_FULL", ra_ref=53.16, dec_ref=-27.79, v3pa=30.0,
+                         subarray_origin=(900, 900), shape=(256, 256))
+    before = dict(vars(wcs))
+    out_wcs = make_jwst_gwcs("NRCA1_FULL", ra_ref=53.16, dec_ref=-27.79, v3pa=50.0,
+                             subarray_origin=(900, 900), shape=(256, 256))
+    first = input_box(Box(100, 110, 21, 21), out_wcs, wcs, (256, 256))
+    assert input_box(Box(100, 110, 21, 21), out_wcs, wcs, (256, 256)) == first
+    assert vars(wcs).keys() == before.keys()
+    assert all(vars(wcs)[k] is v for k, v in before.items())
+    assert wcs in geometry._BACKWARD
+    n = len(geometry._BACKWARD)
+    del wcs
+    gc.collect()
+    assert len(geometry._BACKWARD) == n - 1  # the cache does not keep the WCS alive
