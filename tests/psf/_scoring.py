@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["scoring_stars", "star_ee_ratios"]
+__all__ = ["measure_ee", "neighbour_mask", "scoring_stars", "star_ee_ratios"]
 
 HALF = 25
 
@@ -47,7 +47,11 @@ def scoring_stars(pixels, *, saturation, snr_min=50.0, isolation=15.0, ratio=0.1
     return np.array([(a, b) for a, b, _ in out], dtype=float)
 
 
-def _measure(cut, mask, x, y, radii, norm):
+def measure_ee(cut, mask, x, y, radii, norm):
+    """EE(r) / EE(norm) of the object near ``(x, y)`` of ``cut`` about its own centroid.
+
+    The median of the 14-19 px annulus is subtracted; ``mask`` (True: excluded) applies.
+    """
     from photutils.aperture import CircularAperture
     from photutils.centroids import centroid_2dg
 
@@ -66,11 +70,22 @@ def _measure(cut, mask, x, y, radii, norm):
     return np.array(sums[:-1]) / sums[-1]
 
 
+def neighbour_mask(cut, mask, rms):
+    """Other sources' segments (3 sigma, 5 px, dilated by 2) in a cutout centred on a star."""
+    from photutils.segmentation import detect_sources
+    from scipy import ndimage
+
+    segm = detect_sources(np.where(mask, 0.0, cut - np.nanmedian(cut)), 3 * rms,
+                          n_pixels=5, mask=mask)
+    if segm is None:
+        return np.zeros(cut.shape, dtype=bool)
+    own = segm.data[cut.shape[0] // 2, cut.shape[1] // 2]
+    return ndimage.binary_dilation((segm.data > 0) & (segm.data != own), iterations=2)
+
+
 def star_ee_ratios(model, pixels, xy, *, radii=(2.0, 4.0, 8.0), norm=12.0, oversampling=4):
     """Per star: EE(r) of the model over EE(r) of the star (> 1: model too concentrated)."""
     from photutils.psf import ImagePSF
-    from photutils.segmentation import detect_sources
-    from scipy import ndimage
 
     data = np.asarray(pixels.data, dtype=float)
     bad = ~np.asarray(pixels.good, bool) | ~np.isfinite(data)
@@ -87,14 +102,9 @@ def star_ee_ratios(model, pixels, xy, *, radii=(2.0, 4.0, 8.0), norm=12.0, overs
         if star.shape != (size, size):
             continue
         lx, ly = x - xi + HALF, y - yi + HALF
-        segm = detect_sources(np.where(mask, 0.0, star - np.median(star)), 3 * rms,
-                              n_pixels=5, mask=mask)
-        if segm is not None:
-            own = segm.data[HALF, HALF]
-            mask |= ndimage.binary_dilation((segm.data > 0) & (segm.data != own),
-                                            iterations=2)
+        mask |= neighbour_mask(star, mask, rms)
         stamp = model.evaluate(x, y, size=size)
         psf = ImagePSF(stamp, oversampling=oversampling).evaluate(xx + xi, yy + yi, 1.0, x, y)
-        rows.append(_measure(psf, mask, lx, ly, radii, norm)
-                    / _measure(star, mask, lx, ly, radii, norm))
+        rows.append(measure_ee(psf, mask, lx, ly, radii, norm)
+                    / measure_ee(star, mask, lx, ly, radii, norm))
     return np.array(rows)
