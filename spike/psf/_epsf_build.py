@@ -316,7 +316,7 @@ def build_epsf(cutouts, weights, errors, xc, yc, *, oversampling, maxiters, supp
     weights : numpy.ndarray
         ``(n, b, b)`` 1 for usable pixels, 0 otherwise.
     errors : numpy.ndarray
-        ``(n, b, b)`` 1-sigma pixel noise, for the outlier mask.
+        ``(n, b, b)`` 1-sigma pixel noise, for the noise model of the weights.
     xc, yc : numpy.ndarray
         First guess of the star centres in cutout pixel coordinates.
     oversampling : int
@@ -350,8 +350,8 @@ def build_epsf(cutouts, weights, errors, xc, yc, *, oversampling, maxiters, supp
         ``(b * oversampling, b * oversampling)`` ePSF summing to ``oversampling**2``,
         centred on the array centre.
     fit : dict
-        Final star centres ``xc``, ``yc``, fluxes ``flux``, ``weights`` (with the outlier
-        mask), ``use`` (stars kept), the number of ``iterations``, the last ``halo``
+        Final star centres ``xc``, ``yc``, fluxes ``flux``, ``weights`` (the pixel
+        weights given), ``use`` (stars kept), the number of ``iterations``, the last ``halo``
         level and the ``residual`` rms of the normalised stars about the ePSF within the
         support (per pixel, in units of the ePSF peak).
     """

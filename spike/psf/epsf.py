@@ -219,7 +219,7 @@ class EPSFMethod(PSFMethod):
         ``box_size // 2``.
     isolation_ratio : float, optional
         Neighbour / star peak ratio above which a neighbour spoils a star (default 0.1).
-        Fainter neighbours are masked where they exceed the fitted model by 5 sigma.
+        Fainter neighbours are left to the clipping of the stack across stars.
     max_peak : float or None, optional
         Reject stars whose brightest pixel reaches this value, in the data's units
         (non-linearity); None (default) relies on the saturation flags alone.

@@ -64,10 +64,10 @@ from spike.psf._holdout import (
     exclusion_pixels,
     parse_exclude_stars,
 )
+from spike.psf._ldac import exclude_sources
 from spike.psf._psfex_io import (
     FLAG_SATURATED,
     PSFExData,
-    exclude_sources,
     find_psfex,
     output_tail,
     polynomial_terms,

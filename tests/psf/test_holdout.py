@@ -21,7 +21,7 @@ from spike.psf._holdout import (
     parse_exclude_stars,
     pixel_scale,
 )
-from spike.psf._psfex_io import exclude_sources
+from spike.psf._ldac import exclude_sources
 from spike.psf.base import DetectorInfo, ExposurePixels
 from spike.psf.epsf import EPSFMethod
 from spike.psf.psfex import PSFExMethod
