@@ -14,10 +14,12 @@ background-subtracted image, then kept only when they are
 
 The survivors are returned as background-subtracted cutouts with their weights. The
 backgrounds are robust: a sigma-clipped global level for detection, then for each star
-the sigma-clipped mean of the outer two-pixel frame of its box (in crowded fields the plain
-median of the frame is biased high by the wings of neighbours). `choose_grid` and
-`cap_stars` then decide how many cells of a spatial ePSF grid the stars support and keep
-the brightest stars, spread over those cells.
+the sigma-clipped mean of an annulus just outside its box (`background_annulus`; in
+crowded fields the plain median is biased high by the wings of neighbours). The annulus
+lies outside the ePSF's support, so the star's own light inside the box is never taken for
+sky; the far halo of the star that still falls in the annulus is accounted for when the
+ePSF is built (`spike.psf._epsf_build`). `spike.psf._epsf_grid` then decides how many cells
+of a spatial ePSF grid the stars support.
 """
 
 import logging
@@ -26,24 +28,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["StarSelection", "cap_stars", "cell_index", "choose_grid", "estimate_background",
-           "find_candidates", "rejection_summary", "select_stars"]
+__all__ = ["StarSelection", "estimate_background", "find_candidates", "select_stars"]
 
 log = logging.getLogger(__name__)
 
 #: Detection threshold of candidate stars and neighbours, in units of the pixel noise.
 DETECT_NSIGMA = 5.0
-#: Width (px) of the frame of the star box used for the local background.
-FRAME_WIDTH = 2
-#: How to relax each selection criterion, as ``str.format`` templates of the options.
-_HINTS = {
-    "snr": "min_snr={min_snr}",
-    "sharpness": "sharpness_clip={sharpness_clip}",
-    "isolation": "isolation={isolation} / isolation_ratio={isolation_ratio}",
-    "saturation": "max_peak={max_peak}",
-    "dq": "clean_radius={clean_radius} (None: the whole box must be DQ-clean)",
-    "edge": "edge={edge}",
-}
+#: Gap (px) between the ePSF support (the disc inscribed in the star box) and the annulus
+#: that measures each star's local background.
+ANNULUS_GAP = 1.0
+#: Width (px) of that annulus.
+ANNULUS_WIDTH = 4.0
 
 
 @dataclass
@@ -65,10 +60,14 @@ class StarSelection:
         ``(n, box_size, box_size)`` 1.0 for usable pixels, 0.0 otherwise.
     errors : numpy.ndarray
         ``(n, box_size, box_size)`` 1-sigma noise of the cutout pixels.
+    local : numpy.ndarray
+        Local background subtracted from each cutout (data units).
     origins : numpy.ndarray
         ``(n, 2)`` integer ``(x, y)`` detector position of each cutout's pixel ``(0, 0)``.
     background, rms : float
         Global sigma-clipped background level and pixel-to-pixel scatter.
+    annulus : tuple of float
+        Inner and outer radius (px) of the local background annulus.
     n_candidates : int
         Number of detected local maxima.
     rejected : dict
@@ -82,9 +81,11 @@ class StarSelection:
     cutouts: np.ndarray
     weights: np.ndarray
     errors: np.ndarray
+    local: np.ndarray
     origins: np.ndarray
     background: float = 0.0
     rms: float = 0.0
+    annulus: tuple = (0.0, 0.0)
     n_candidates: int = 0
     rejected: dict = field(default_factory=dict)
 
@@ -93,10 +94,11 @@ class StarSelection:
 
     def subset(self, index):
         """Return a `StarSelection` holding only the stars ``index`` (array or slice)."""
-        keep = ("x", "y", "snr", "peak", "cutouts", "weights", "errors", "origins")
+        keep = ("x", "y", "snr", "peak", "cutouts", "weights", "errors", "local", "origins")
         parts = {name: getattr(self, name)[index] for name in keep}
         return StarSelection(**parts, background=self.background, rms=self.rms,
-                             n_candidates=self.n_candidates, rejected=dict(self.rejected))
+                             annulus=self.annulus, n_candidates=self.n_candidates,
+                             rejected=dict(self.rejected))
 
 
 def estimate_background(data, good, *, sigma=3.0, maxiters=5, max_samples=100_000):
@@ -282,7 +284,8 @@ def select_stars(pixels, *, box_size, min_snr, isolation, isolation_ratio, max_p
         Stars whose brightest pixel (before background subtraction) reaches this value
         are rejected as possibly non-linear; None for no limit.
     edge : int
-        Minimum distance (px) between the star box and the array border.
+        Minimum distance (px) between the star box (or its background annulus, whichever
+        reaches further) and the array border.
     clean_radius : float or None
         Every pixel within this radius (px) of the star must be usable; None: the whole box.
         Unusable pixels outside it get zero weight.
@@ -321,7 +324,10 @@ def select_stars(pixels, *, box_size, min_snr, isolation, isolation_ratio, max_p
         rejected[name] = int((~mask).sum())
         return mask
 
-    reach = half + int(edge)
+    r_in = half + 0.5 + ANNULUS_GAP
+    r_out = r_in + ANNULUS_WIDTH
+    outer = int(np.ceil(r_out))
+    reach = max(half, outer) + int(edge)
     idx = np.arange(len(all_x))
     m = keep("edge", (all_x >= reach) & (all_x < nx - reach)
              & (all_y >= reach) & (all_y < ny - reach))
@@ -347,13 +353,14 @@ def select_stars(pixels, *, box_size, min_snr, isolation, isolation_ratio, max_p
                                     np.column_stack([sat_x, sat_y]).astype(float),
                                     radius=isolation, ratio=isolation_ratio, index=idx))
     idx, x, y, peak = idx[m], x[m], y[m], peak[m]
-    # S/N of the flux in the box, above the local background (clipped mean of its frame)
+    # S/N of the flux in the box, above the local background (clipped mean of the annulus)
+    offsets = np.hypot(*np.mgrid[-outer:outer + 1, -outer:outer + 1])
+    ring = (offsets >= r_in) & (offsets <= r_out)
+    local = _clipped_mean(np.where(_cutouts(good, x, y, outer)[:, ring],
+                                   _cutouts(data, x, y, outer)[:, ring], np.nan))
+    local = np.where(np.isfinite(local), local, level)
     cut = _cutouts(data, x, y, half).astype(float)
     wts = _cutouts(good, x, y, half)
-    frame = np.ones((box_size, box_size), dtype=bool)
-    frame[FRAME_WIDTH:-FRAME_WIDTH, FRAME_WIDTH:-FRAME_WIDTH] = False
-    local = _clipped_mean(np.where(wts & frame, cut, np.nan).reshape(len(x), box_size**2))
-    local = np.where(np.isfinite(local), local, level)
     cut = np.where(wts, cut - local[:, None, None], 0.0)
     errs = _cutouts(noise, x, y, half)
     flux = cut.sum(axis=(1, 2))
@@ -378,115 +385,8 @@ def select_stars(pixels, *, box_size, min_snr, isolation, isolation_ratio, max_p
               len(all_x), rejected, len(sel))
     return StarSelection(
         x=xs, y=ys, snr=snr[sel], peak=peak[sel], cutouts=cut[sel],
-        weights=wts[sel].astype(float), errors=errs[sel],
+        weights=wts[sel].astype(float), errors=errs[sel], local=local[sel],
         origins=np.column_stack([x[sel] - half, y[sel] - half]),
-        background=level, rms=rms, n_candidates=len(all_x), rejected=rejected,
+        background=level, rms=rms, annulus=(r_in, r_out), n_candidates=len(all_x),
+        rejected=rejected,
     )
-
-
-def cell_index(x, y, shape, n):
-    """Return the cell number ``row * n + column`` of each position in an ``n x n`` grid.
-
-    Parameters
-    ----------
-    x, y : numpy.ndarray
-        Detector positions.
-    shape : tuple of int
-        ``(ny, nx)`` of the exposure.
-    n : int
-        Cells per axis.
-
-    Returns
-    -------
-    numpy.ndarray of int
-    """
-    ny, nx = shape
-    cx = np.clip((np.asarray(x) * n / nx).astype(int), 0, n - 1)
-    cy = np.clip((np.asarray(y) * n / ny).astype(int), 0, n - 1)
-    return cy * n + cx
-
-
-def choose_grid(x, y, shape, *, grid_size, min_stars_per_cell, max_stars):
-    """Return the number of ePSF grid cells per axis the stars support.
-
-    Parameters
-    ----------
-    x, y : numpy.ndarray
-        Star positions.
-    shape : tuple of int
-        ``(ny, nx)`` of the exposure.
-    grid_size : int
-        Largest number of cells per axis to try.
-    min_stars_per_cell : int
-        Every cell needs at least this many stars.
-    max_stars : int
-        Star cap; a grid needing more stars than this is not used.
-
-    Returns
-    -------
-    int
-        ``n`` for an ``n x n`` grid; 1 for a single ePSF.
-    """
-    for n in range(int(grid_size), 1, -1):
-        if n * n * min_stars_per_cell > max_stars:
-            continue
-        counts = np.bincount(cell_index(x, y, shape, n), minlength=n * n)
-        if counts.min() >= min_stars_per_cell:
-            return n
-    return 1
-
-
-def cap_stars(x, y, snr, shape, *, n_grid, max_stars):
-    """Return the indices of at most ``max_stars`` stars, the brightest of each cell first.
-
-    Parameters
-    ----------
-    x, y, snr : numpy.ndarray
-        Star positions and S/N.
-    shape : tuple of int
-        ``(ny, nx)`` of the exposure.
-    n_grid : int
-        Cells per axis; stars are taken in turn from every cell (round robin by S/N).
-    max_stars : int
-        Cap.
-
-    Returns
-    -------
-    numpy.ndarray of int
-    """
-    snr = np.asarray(snr)
-    if len(snr) <= max_stars:
-        return np.argsort(-snr, kind="stable")
-    cells = cell_index(x, y, shape, n_grid)
-    order = np.lexsort((-snr, cells))
-    rank = np.empty(len(snr), dtype=int)
-    sorted_cells = cells[order]
-    starts = np.searchsorted(sorted_cells, sorted_cells, side="left")
-    rank[order] = np.arange(len(snr)) - starts
-    chosen = np.lexsort((-snr, rank))[:max_stars]
-    return chosen[np.argsort(-snr[chosen], kind="stable")]
-
-
-def rejection_summary(selection, options):
-    """Explain which criteria removed the candidates and which options to relax.
-
-    Parameters
-    ----------
-    selection : StarSelection
-        The outcome of `select_stars`.
-    options : dict
-        The option values of the method (``min_snr``, ``isolation``, ...).
-
-    Returns
-    -------
-    str
-        One sentence listing the rejections per criterion and the options to relax, the
-        last criteria applied (those closest to yielding a star) first.
-    """
-    counts = selection.rejected
-    done = ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "nothing"
-    hints = [template.format(**options) for key, template in _HINTS.items()
-             if counts.get(key) and not (key == "saturation" and options["max_peak"] is None)]
-    relax = f"relax {'; '.join(hints)}; or " if hints else ""
-    return (f"of {selection.n_candidates} detected candidates, rejected by {done}. "
-            f"To find more stars, {relax}lower min_stars or box_size={options['box_size']}.")

@@ -16,6 +16,7 @@ is prepared.
 * an `astropy.coordinates.SkyCoord` (or an `astropy.table.Table` with ``ra``/``dec``).
 """
 
+import ast
 import logging
 import math
 from dataclasses import dataclass
@@ -78,13 +79,21 @@ def parse_exclude_stars(value):
     >>> len(stars), stars.label
     (2, '2 positions')
     """
+    if value is None:
+        return None
     from astropy.coordinates import SkyCoord
     from astropy.table import Table
 
     from spike.sources import resolve_sources
 
-    if value is None:
-        return None
+    if isinstance(value, str) and value.strip()[:1] in "[(":
+        # a list given as text (e.g. through strun's method_options) that is no literal
+        msg = (f"exclude_stars {value[:60]!r}... is neither a catalog path nor a list of "
+               "(ra, dec) number pairs")
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ValueError(msg) from None
     try:
         if isinstance(value, (str, Path)):
             table = resolve_sources(catalog=Path(value).expanduser())
@@ -101,7 +110,7 @@ def parse_exclude_stars(value):
                 raise ValueError(msg)
             table = resolve_sources(ra=pairs[:, 0], dec=pairs[:, 1])
             label = f"{len(table)} positions"
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         msg = (f"exclude_stars must be a catalog path (ECSV/CSV with ra, dec in deg), a list "
                f"of (ra, dec) pairs or a SkyCoord: {exc}")
         raise ValueError(msg) from exc

@@ -14,6 +14,7 @@ import numpy as np
 from spike.exceptions import PSFMethodError
 from spike.psf._epsf import check_psf_array, check_size, render_epsf
 from spike.psf._psfex_io import read_psf_file
+from spike.psf._wings import join_wings
 from spike.psf.base import PSFModel
 
 __all__ = ["PSFExModel"]
@@ -33,17 +34,24 @@ class PSFExModel(PSFModel):
         integer (any integer ``oversampling`` is then reached by resampling).
     label : str, optional
         Exposure name for messages.
+    wings : spike.psf._wings.WingModel or None, optional
+        Physical model whose wings extend the PSFEx model beyond its box
+        (`spike.psf._wings.join_wings`); None: the model stops at its box.
 
     Attributes
     ----------
     data : `PSFExData`
         The PSFEx model (``accepted``, ``loaded``, ``chi2`` describe the fit).
+    diagnostics : dict
+        Plain JSON-able values describing the fit (``n_stars``, ``chi2``, ``wings``, ...),
+        recorded per exposure in the products.
     """
 
-    def __init__(self, data, *, oversampling, label=""):
+    def __init__(self, data, *, oversampling, label="", wings=None):
         self.data = data
         self.oversampling = int(oversampling)
         self.label = label
+        self.wings = wings
         ratio = 1.0 / data.sampling if data.sampling > 0 else math.inf
         if not math.isfinite(ratio) or abs(ratio - round(ratio)) > 1e-4 * ratio:
             msg = (f"{label}: PSFEx model sampling {data.sampling} is not 1/n of a pixel; "
@@ -55,6 +63,15 @@ class PSFExModel(PSFModel):
             msg = (f"{label}: the PSFEx model varies with {', '.join(unknown)}; spike "
                    "evaluates models of X_IMAGE and Y_IMAGE only")
             raise PSFMethodError(msg)
+        self.diagnostics = {"n_stars": int(data.accepted), "n_loaded": int(data.loaded),
+                            "chi2": float(data.chi2), "fwhm_px": float(data.fwhm),
+                            "degree": int(data.degree), "support_px": self.support,
+                            "wings": None if wings is None else wings.name}
+
+    @property
+    def support(self):
+        """Radius (px) of the PSFEx model box: ``(n // 2) / psf_oversampling``."""
+        return (self.data.basis.shape[-1] // 2) / self.psf_oversampling
 
     @classmethod
     def from_file(cls, path, *, oversampling=None, label=None):
@@ -145,6 +162,18 @@ class PSFExModel(PSFModel):
         image = check_psf_array(self.model_image(x, y),
                                 what=f"{self.label}: PSFEx model at ({x}, {y})")
         ny, nx = image.shape
-        return render_epsf(image, psf_oversampling=self.psf_oversampling,
-                           oversampling=self.oversampling, size=size,
+        if self.wings is None:
+            return render_epsf(image, psf_oversampling=self.psf_oversampling,
+                               oversampling=self.oversampling, size=size,
+                               origin=(nx // 2, ny // 2), normalize=True)
+        box = 2 * math.ceil(self.support) + 1
+        core = render_epsf(image, psf_oversampling=self.psf_oversampling,
+                           oversampling=self.oversampling, size=box,
                            origin=(nx // 2, ny // 2), normalize=True)
+        # the wings at the position the polynomial was evaluated at (clamped)
+        at = dict(zip(self.data.names, self.context(x, y), strict=True))
+        joined, _ = join_wings(core, self.wings.at(at.get("X_IMAGE", x + 1.0) - 1.0,
+                                                   at.get("Y_IMAGE", y + 1.0) - 1.0),
+                               self.oversampling, support=self.support)
+        return render_epsf(joined, psf_oversampling=self.oversampling,
+                           oversampling=self.oversampling, size=size, normalize=False)

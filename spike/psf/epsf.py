@@ -18,12 +18,17 @@ ePSFs refine the core (`CELL_CORE`) of the exposure's ePSF with the stars of the
 only: the spatial variation lives in the core, and a cell has too few stars to pin down
 the faint wings.
 
-The ePSF grid is ``box_size * oversampling`` samples wide with its centre at the array
-centre, i.e. exactly the `spike.psf.base` stamp convention. It is zero beyond
-``box_size / 2 - 2`` px of the centre (the outer two-pixel frame of each star box measures
-the star's local background) and normalised to unit total flux (sum ``oversampling**2``),
-so stamps smaller than that hold the fraction of the flux inside them and larger stamps
-are zero-padded. Light further out (the far halo) is not modelled.
+The ePSF is ``box_size * oversampling`` samples wide with its centre at the array centre,
+i.e. exactly the `spike.psf.base` stamp convention, and zero beyond ``box_size / 2`` px
+(the disc inscribed in the star boxes, the radius the stars constrain); each star's local
+background comes from an annulus just outside it (`spike.psf._epsf_stars`), corrected for
+the star's own halo there. With ``wings="model"`` (the default) the ePSF is then extended
+to ``wings_size`` px by the physical model of the detector (`spike.psf._wings`: the
+``optical`` model for HST and JWST, GalSim's for Roman), joined over an annulus inside
+the support, and normalised so that the stored arrays sum to ``oversampling**2`` times the
+model's enclosed fraction in that stamp: stamps of any size hold the fraction of the flux
+inside them. Without wings the ePSF is normalised to unit flux within its support.
+`EPSFModel.diagnostics` records the build (stars, residual, halo level, wings).
 """
 
 import logging
@@ -33,20 +38,22 @@ import numpy as np
 
 from spike.exceptions import PSFMethodError
 from spike.psf._epsf import check_size, render_epsf
-from spike.psf._epsf_build import build_epsf
-from spike.psf._epsf_stars import (
-    FRAME_WIDTH,
-    cap_stars,
-    cell_index,
-    choose_grid,
-    rejection_summary,
-    select_stars,
-)
+from spike.psf._epsf_build import MAX_WEIGHT, build_epsf
+from spike.psf._epsf_grid import cap_stars, cell_index, choose_grid, rejection_summary
+from spike.psf._epsf_stars import select_stars
 from spike.psf._holdout import (
     DEFAULT_RADIUS,
     check_exclude_radius,
     exclusion_pixels,
     parse_exclude_stars,
+)
+from spike.psf._wings import (
+    check_wings,
+    halo_level,
+    join_wings,
+    radii,
+    transition,
+    wing_model,
 )
 from spike.psf.base import PSFMethod, PSFModel
 
@@ -69,8 +76,9 @@ class EPSFModel(PSFModel):
     Parameters
     ----------
     epsfs : numpy.ndarray
-        ``(ny_grid, nx_grid, m, m)`` ePSFs, ``m = box_size * oversampling``, each summing
-        to ``oversampling**2`` and centred on the array centre.
+        ``(ny_grid, nx_grid, m, m)`` ePSFs centred on the array centre, each summing to
+        ``oversampling**2`` times the fraction of the flux inside it (``m = box_size *
+        oversampling`` without wings, ``wings_size * oversampling`` with them).
     grid_x, grid_y : numpy.ndarray
         Detector positions of the grid points along x and y (the mean position of the
         stars of each column and row of cells), increasing; one value each for a single
@@ -87,6 +95,9 @@ class EPSFModel(PSFModel):
         diagnostics), filled by `EPSFMethod.prepare`.
     build_time : float
         Seconds spent in `EPSFMethod.prepare` (selection and build).
+    diagnostics : dict
+        Plain JSON-able values describing the build (``n_stars``, ``residual_rms``,
+        ``wings``, ...), recorded per exposure in the products.
     """
 
     def __init__(self, epsfs, grid_x, grid_y, *, oversampling, n_stars):
@@ -97,6 +108,7 @@ class EPSFModel(PSFModel):
         self.n_stars = int(n_stars)
         self.stars = {}
         self.build_time = 0.0
+        self.diagnostics = {}
 
     @property
     def is_gridded(self):
@@ -195,9 +207,9 @@ class EPSFMethod(PSFMethod):
     oversampling : int, optional
         ePSF samples per detector pixel (default 4).
     box_size : int, optional
-        Odd width (px) of the star boxes and of the ePSF (default 25). The outer two-pixel
-        frame of each box measures the star's local background, so the ePSF is non-zero
-        within ``box_size / 2 - 2`` px of its centre.
+        Odd width (px) of the star boxes and of the ePSF (default 25): the ePSF is
+        measured within ``box_size / 2`` px of its centre; each star's local background
+        comes from the annulus 1 to 5 px beyond.
     min_snr : float, optional
         Minimum signal-to-noise ratio of a star's background-subtracted flux in its box
         (default 50).
@@ -207,12 +219,13 @@ class EPSFMethod(PSFMethod):
         ``box_size // 2``.
     isolation_ratio : float, optional
         Neighbour / star peak ratio above which a neighbour spoils a star (default 0.1).
-        Fainter neighbours are masked where they exceed the fitted model by 5 sigma.
+        Fainter neighbours are left to the clipping of the stack across stars.
     max_peak : float or None, optional
         Reject stars whose brightest pixel reaches this value, in the data's units
         (non-linearity); None (default) relies on the saturation flags alone.
     edge : int, optional
-        Minimum distance (px) between a star box and the detector border (default 5).
+        Minimum distance (px) between a star's background annulus and the detector border
+        (default 5).
     clean_radius : float or None, optional
         Radius (px) within which every pixel must be usable (DQ-clean); None (default)
         requires the whole box. Unusable pixels outside the radius get zero weight.
@@ -241,6 +254,16 @@ class EPSFMethod(PSFMethod):
     exclude_radius : float, optional
         Candidates within this many arcsec of an ``exclude_stars`` position are rejected
         (default 0.5).
+    wings : {"model", None}, optional
+        ``"model"`` (default): extend the ePSF beyond the radius its stars constrain with
+        the wings of the detector's physical model (``optical`` for HST and JWST, GalSim's
+        Roman model for Roman; see `spike.psf._wings`), and use that model for the halo
+        light in the stars' background annuli. None, or a detector no model supports:
+        the ePSF stops at its star boxes (the halo in the background annuli is then
+        extrapolated from the ePSF's outer profile).
+    wings_size : int, optional
+        Odd width (px) of the extended ePSF (default 81, i.e. out to 40 px: 1" for
+        ACS/HRC; at least ``box_size``).
     """
 
     name = "epsf"
@@ -250,7 +273,7 @@ class EPSFMethod(PSFMethod):
                  isolation_ratio=0.1, max_peak=None, edge=5, clean_radius=None,
                  sharpness_clip=5.0, max_stars=150, min_stars=10, grid_size=3,
                  min_stars_per_cell=15, maxiters=6, exclude_stars=None,
-                 exclude_radius=DEFAULT_RADIUS):
+                 exclude_radius=DEFAULT_RADIUS, wings="model", wings_size=81):
         box_size = _number("box_size", box_size, minimum=11, integer=True, odd=True)
         if isolation is None:
             isolation = box_size // 2
@@ -270,6 +293,9 @@ class EPSFMethod(PSFMethod):
             "min_stars_per_cell": _number("min_stars_per_cell", min_stars_per_cell,
                                           minimum=1, integer=True),
             "maxiters": _number("maxiters", maxiters, minimum=1, integer=True),
+            "wings": check_wings(wings),
+            "wings_size": _number("wings_size", wings_size, minimum=box_size, integer=True,
+                                  odd=True),
         }
         self.exclude_stars = parse_exclude_stars(exclude_stars)
         params["exclude_stars"] = None if self.exclude_stars is None else self.exclude_stars.label
@@ -317,14 +343,41 @@ class EPSFMethod(PSFMethod):
             msg = (f"PSF method 'epsf' found {len(stars)} usable star(s) in {where}, but needs "
                    f"at least min_stars={p['min_stars']}: {rejection_summary(stars, p)}")
             raise PSFMethodError(msg)
-        ny, nx = np.shape(pixels.data)
-        n = choose_grid(stars.x, stars.y, (ny, nx), grid_size=p["grid_size"],
+        shape = np.shape(pixels.data)
+        n = choose_grid(stars.x, stars.y, shape, grid_size=p["grid_size"],
                         min_stars_per_cell=p["min_stars_per_cell"], max_stars=p["max_stars"])
         n_qualified = len(stars)
-        stars = stars.subset(cap_stars(stars.x, stars.y, stars.snr, (ny, nx), n_grid=n,
+        stars = stars.subset(cap_stars(stars.x, stars.y, stars.snr, shape, n_grid=n,
                                        max_stars=p["max_stars"]))
-        over, half = self.oversampling, p["box_size"] // 2
-        options = {"oversampling": over, "support": half + 0.5 - FRAME_WIDTH}
+        wings = None
+        if p["wings"] == "model":
+            wings = wing_model(detector, oversampling=self.oversampling,
+                               size=max(p["wings_size"], p["box_size"]))
+        model, fit = self._build(stars, n, shape, wings, where)
+        model.build_time = time.perf_counter() - start
+        model.diagnostics.update(
+            n_candidates=int(stars.n_candidates), n_qualified=int(n_qualified),
+            iterations=int(fit["iterations"]), build_time=round(model.build_time, 3),
+            rejected={k: int(v) for k, v in stars.rejected.items()})
+        kind = f"{n}x{n} grid of ePSFs" if n > 1 else "single ePSF"
+        log.info("epsf %s: %s from %d stars (%d candidates, %d qualified), %d iterations, "
+                 "wings %s, %.2f s", where, kind, model.n_stars, stars.n_candidates,
+                 n_qualified, fit["iterations"], model.diagnostics["wings"], model.build_time)
+        return model
+
+    def _build(self, stars, n, shape, wings, where):
+        """Build the exposure's ePSF, the cell ePSFs and join the wings; return the model."""
+        p, over = self.params, self.oversampling
+        support = p["box_size"] // 2 + 0.5
+        reference = None
+        if wings is not None:
+            reference = wings.at(float(np.mean(stars.x)), float(np.mean(stars.y)))
+
+        def halo(epsf, level):
+            return halo_level(epsf, over, support=support, annulus=stars.annulus,
+                              model=reference, offset=level)
+
+        options = {"oversampling": over, "support": support, "halo": halo}
         try:
             epsf, fit = build_epsf(stars.cutouts, stars.weights, stars.errors,
                                    stars.x - stars.origins[:, 0], stars.y - stars.origins[:, 1],
@@ -335,7 +388,7 @@ class EPSFMethod(PSFMethod):
             raise PSFMethodError(msg) from exc
         use = fit["use"]
         epsfs = np.broadcast_to(epsf, (n, n, *epsf.shape)).copy()
-        cells = cell_index(stars.x, stars.y, (ny, nx), n)
+        cells = cell_index(stars.x, stars.y, shape, n)
         for c in range(n * n if n > 1 else 0):
             sel = np.nonzero(use & (cells == c))[0]
             try:
@@ -346,17 +399,34 @@ class EPSFMethod(PSFMethod):
             except PSFMethodError as exc:  # keep the exposure's ePSF for this cell
                 log.warning("epsf %s: cell %d of the %dx%d grid keeps the exposure's ePSF (%s)",
                             where, c, n, n, exc)
-        # grid points: mean star position of each column / row of cells, where the cell
-        # ePSFs apply (a rectangular grid, as photutils' GriddedPSFModel requires)
-        grid_x = [stars.x[cells % n == j].mean() for j in range(n)]
-        grid_y = [stars.y[cells // n == i].mean() for i in range(n)]
+        # grid points: mean star position of each column / row of cells, weighted as the
+        # stars' cores weigh in the stack (flux, capped), where the cell ePSFs apply (a
+        # rectangular grid, as photutils' GriddedPSFModel requires)
+        weight = np.minimum(fit["flux"] / np.median(fit["flux"][use]), MAX_WEIGHT) * use
+        grid_x = [np.average(stars.x[cells % n == j], weights=weight[cells % n == j])
+                  for j in range(n)]
+        grid_y = [np.average(stars.y[cells // n == i], weights=weight[cells // n == i])
+                  for i in range(n)]
+        diagnostics = {"n_stars": int(use.sum()), "grid": int(n),
+                       "residual_rms": round(fit["residual"], 6),
+                       "halo_level": float(fit["halo"]), "support_px": support,
+                       "background_annulus_px": [float(r) for r in stars.annulus],
+                       "wings": None if wings is None else wings.name}
+        if wings is not None:
+            joined = np.empty((n, n, *wings.at(grid_x[0], grid_y[0]).shape))
+            for i, j in np.ndindex(n, n):
+                joined[i, j], _ = join_wings(epsfs[i, j], wings.at(grid_x[j], grid_y[i]),
+                                             over, support=support)
+            r1, r2 = transition(support)
+            inside = radii(joined.shape[-1], over) <= support
+            diagnostics.update(wing_radius_px=[r1, r2], wings_size_px=wings.size,
+                               flux_in_support=round(float(joined[0, 0][inside].sum())
+                                                     / over**2, 5),
+                               flux_in_stamp=round(float(joined[0, 0].sum()) / over**2, 5))
+            epsfs = joined
         model = EPSFModel(epsfs, grid_x, grid_y, oversampling=over, n_stars=int(use.sum()))
         model.stars = {"x": fit["xc"][use] + stars.origins[use, 0],
                        "y": fit["yc"][use] + stars.origins[use, 1],
                        "flux": fit["flux"][use], "snr": stars.snr[use]}
-        model.build_time = time.perf_counter() - start
-        kind = f"{n}x{n} grid of ePSFs" if n > 1 else "single ePSF"
-        log.info("epsf %s: %s from %d stars (%d candidates, %d qualified), %d iterations, "
-                 "%.2f s", where, kind, model.n_stars, stars.n_candidates,
-                 n_qualified, fit["iterations"], model.build_time)
-        return model
+        model.diagnostics = diagnostics
+        return model, fit

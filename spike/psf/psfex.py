@@ -64,10 +64,10 @@ from spike.psf._holdout import (
     exclusion_pixels,
     parse_exclude_stars,
 )
+from spike.psf._ldac import exclude_sources
 from spike.psf._psfex_io import (
     FLAG_SATURATED,
     PSFExData,
-    exclude_sources,
     find_psfex,
     output_tail,
     polynomial_terms,
@@ -78,6 +78,7 @@ from spike.psf._psfex_io import (
     write_images,
 )
 from spike.psf._psfex_model import PSFExModel
+from spike.psf._wings import check_wings, wing_model
 from spike.psf.base import PSFMethod
 
 __all__ = ["PSFExData", "PSFExMethod", "PSFExModel", "find_psfex"]
@@ -92,6 +93,9 @@ _FLAG_MASK = 0x00FE
 
 #: Cut-out margin around the model's footprint, in pixels (keeps the cut-outs odd).
 _VIGNET_MARGIN = 2
+
+#: Grid (px) on which the physical model supplying the wings is evaluated.
+WINGS_STEP = 128.0
 
 #: Name of the catalogue; PSFEx writes ``<stem>.psf`` next to it.
 _CATALOG = "catalog.ldac"
@@ -109,7 +113,7 @@ class PSFExMethod(PSFMethod):
         Oversampling of the ePSFs; PSFEx's ``PSF_SAMPLING`` is ``1 / oversampling``
         (default 4).
     psf_size : int, optional
-        Odd width in detector pixels of the model PSFEx fits (default 21); its
+        Odd width in detector pixels of the model PSFEx fits (default 25); its
         ``PSF_SIZE`` is ``psf_size * oversampling`` samples (+1 if even). The model is
         normalised to unit flux inside this box.
     degree : int, optional
@@ -157,16 +161,24 @@ class PSFExMethod(PSFMethod):
         the catalogue before PSFEx reads it. None (default) uses every qualifying star.
     exclude_radius : float, optional
         Exclusion radius in arcsec (default 0.5).
+    wings : {"model", None}, optional
+        ``"model"`` (default): extend the PSFEx model beyond its box with the wings of the
+        detector's physical model (``optical`` for HST and JWST, GalSim's Roman model for
+        Roman), joined over an annulus inside the box (`spike.psf._wings`). None, or a
+        detector no model supports: the model stops at its box.
+    wings_size : int, optional
+        Odd width (px) of the extended PSF (default 81; at least ``psf_size``).
     """
 
     name = "psfex"
     missions = ("hst", "jwst", "roman")
 
-    def __init__(self, *, oversampling=4, psf_size=21, degree=2, min_snr=20.0, max_stars=50,
+    def __init__(self, *, oversampling=4, psf_size=25, degree=2, min_snr=20.0, max_stars=50,
                  min_stars=10, detect_thresh=5.0, max_ellipticity=0.3, fwhm_range=(0.8, 20.0),
                  saturation=None, gain=0.0, basis="auto", basis_number=12,
                  sextractor_config=None, psfex_config=None, workdir=None, timeout=300.0,
-                 exclude_stars=None, exclude_radius=DEFAULT_RADIUS):
+                 exclude_stars=None, exclude_radius=DEFAULT_RADIUS, wings="model",
+                 wings_size=81):
         psf_size = _integer("psf_size", psf_size, minimum=3)
         if psf_size % 2 != 1:
             msg = f"psf_size must be an odd integer, got {psf_size}"
@@ -211,7 +223,13 @@ class PSFExMethod(PSFMethod):
         self.exclude_stars = parse_exclude_stars(exclude_stars)
         exclude = {"exclude_stars": None if self.exclude_stars is None
                    else self.exclude_stars.label,
-                   "exclude_radius": check_exclude_radius(exclude_radius)}
+                   "exclude_radius": check_exclude_radius(exclude_radius),
+                   "wings": check_wings(wings)}
+        wings_size = _integer("wings_size", wings_size, minimum=psf_size)
+        if wings_size % 2 != 1:
+            msg = f"wings_size must be an odd integer, got {wings_size}"
+            raise ValueError(msg)
+        exclude["wings_size"] = wings_size
         super().__init__(oversampling=oversampling, psf_size=psf_size, degree=degree,
                          min_snr=min_snr, max_stars=max_stars, min_stars=min_stars,
                          detect_thresh=detect_thresh, max_ellipticity=max_ellipticity,
@@ -266,9 +284,14 @@ class PSFExMethod(PSFMethod):
         with tempfile.TemporaryDirectory(prefix="spike_psfex_", dir=parent) as tmp:
             data = self._run(Path(tmp), programs, pixels, detector.shape, label,
                              excluded=excluded)
-        log.info("%s: PSFEx model from %d of %d candidate stars (reduced chi2 %.2f)",
-                 label, data.accepted, data.loaded, data.chi2)
-        return PSFExModel(data, oversampling=self.oversampling, label=label)
+        wings = None
+        if self.params["wings"] == "model":
+            wings = wing_model(detector, oversampling=self.oversampling,
+                               size=self.params["wings_size"], step=WINGS_STEP)
+        log.info("%s: PSFEx model from %d of %d candidate stars (reduced chi2 %.2f), wings "
+                 "%s", label, data.accepted, data.loaded, data.chi2,
+                 None if wings is None else wings.name)
+        return PSFExModel(data, oversampling=self.oversampling, label=label, wings=wings)
 
     def _run(self, wd, programs, pixels, shape, label, *, excluded):
         """Write the inputs, run both programs in ``wd`` and read the model."""

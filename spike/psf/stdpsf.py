@@ -53,9 +53,15 @@ stamp (`spike.psf._epsf.render_epsf`). Library samples lie *on* the ePSF centre;
 of ``size * oversampling`` samples with even ``oversampling`` has its centre *between*
 samples, so `render_epsf` shifts the library by half a sample with cubic splines; the
 same function resamples when another output ``oversampling`` is asked for.
+
+The libraries stop at their box (25 px for the usual 101-sample files): with
+``wings="model"`` (the default) the ePSF is extended beyond it by the detector's physical
+model, joined over an annulus inside the box (`spike.psf._wings`), and then holds the
+model's enclosed fraction of the flux instead of unity.
 """
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +78,15 @@ from spike.psf._stdpsf_files import (
     read_header,
     read_library,
 )
+from spike.psf._wings import check_wings, join_wings, wing_model
 from spike.psf.base import PSFMethod, PSFModel
 
 __all__ = ["STDPSFMethod", "STDPSFModel"]
 
 log = logging.getLogger(__name__)
+
+#: Grid (px) on which the physical model supplying the wings is evaluated.
+WINGS_STEP = 128.0
 
 
 def _positive_int_or_none(value, name):
@@ -101,19 +111,30 @@ class STDPSFModel(PSFModel):
         ``(x0, y0)`` added to exposure positions to get chip-frame positions.
     path : pathlib.Path
         The library file (for messages and provenance).
+    wings : spike.psf._wings.WingModel or None, optional
+        Physical model whose wings extend the library ePSFs beyond their box
+        (`spike.psf._wings.join_wings`); None: they stop at the box.
 
     Attributes
     ----------
     library_oversampling : int
         Oversampling of the library's samples.
+    diagnostics : dict
+        Plain JSON-able values (library file, grid size, wings), recorded per exposure.
     """
 
-    def __init__(self, grid, *, oversampling, origin, path):
+    def __init__(self, grid, *, oversampling, origin, path, wings=None):
         self.grid = grid
         self.library_oversampling = int(grid.oversampling[0])
         self.oversampling = int(oversampling)
         self.origin = (float(origin[0]), float(origin[1]))
         self.path = Path(path)
+        self.wings = wings
+        ny = grid.data.shape[1]
+        self.support = ((ny - 1) / 2) / self.library_oversampling
+        self.diagnostics = {"library": self.path.name, "n_grid": int(len(grid.data)),
+                            "support_px": self.support,
+                            "wings": None if wings is None else wings.name}
 
     def library_epsf(self, x, y):
         """Return the library ePSF interpolated at exposure position ``(x, y)``.
@@ -156,8 +177,17 @@ class STDPSFModel(PSFModel):
             stamp (the library normalised to unit total).
         """
         size = check_size(size)
-        return render_epsf(self.library_epsf(x, y), psf_oversampling=self.library_oversampling,
-                           oversampling=self.oversampling, size=size, normalize=True)
+        if self.wings is None:
+            return render_epsf(self.library_epsf(x, y),
+                               psf_oversampling=self.library_oversampling,
+                               oversampling=self.oversampling, size=size, normalize=True)
+        box = 2 * math.ceil(self.support) + 1
+        core = render_epsf(self.library_epsf(x, y), psf_oversampling=self.library_oversampling,
+                           oversampling=self.oversampling, size=box, normalize=True)
+        joined, _ = join_wings(core, self.wings.at(x, y), self.oversampling,
+                               support=self.support)
+        return render_epsf(joined, psf_oversampling=self.oversampling,
+                           oversampling=self.oversampling, size=size, normalize=False)
 
 
 class STDPSFMethod(PSFMethod):
@@ -173,6 +203,12 @@ class STDPSFMethod(PSFMethod):
     library_oversampling : int or None, optional
         Oversampling of the library files; None (default) reads header keyword
         ``OVERSAMP`` and otherwise assumes 4, the STDPSF convention.
+    wings : {"model", None}, optional
+        ``"model"`` (default): extend the library ePSFs (typically 25 px wide) with the
+        wings of the detector's physical model (`spike.psf._wings`), as for ``epsf`` and
+        ``psfex``; None: they stop at their box.
+    wings_size : int, optional
+        Odd width (px) of the extended ePSFs (default 81).
 
     Raises
     ------
@@ -183,15 +219,22 @@ class STDPSFMethod(PSFMethod):
     name = "stdpsf"
     missions = ("hst", "jwst", "roman")
 
-    def __init__(self, *, psf_path=None, oversampling=None, library_oversampling=None):
+    def __init__(self, *, psf_path=None, oversampling=None, library_oversampling=None,
+                 wings="model", wings_size=81):
         if psf_path is None or str(psf_path) == "":
             msg = f"method 'stdpsf' needs psf_path, a STDPSF file or directory. {DOWNLOAD_HINT}"
             raise ValueError(msg)
         oversampling = _positive_int_or_none(oversampling, "oversampling")
         library_oversampling = _positive_int_or_none(library_oversampling,
                                                      "library_oversampling")
+        wings = check_wings(wings)
+        if (isinstance(wings_size, bool) or not isinstance(wings_size, (int, np.integer))
+                or wings_size < 3 or wings_size % 2 != 1):
+            msg = f"wings_size must be an odd integer >= 3, got {wings_size!r}"
+            raise ValueError(msg)
         super().__init__(oversampling=oversampling or 1, psf_path=str(psf_path),
-                         library_oversampling=library_oversampling)
+                         library_oversampling=library_oversampling, wings=wings,
+                         wings_size=int(wings_size))
         self.oversampling = oversampling
         self.psf_path = Path(psf_path)
         self._headers = {}
@@ -266,5 +309,11 @@ class STDPSFMethod(PSFMethod):
         log.info("%s (%s): STDPSF library %s%s", detector.filename or "exposure",
                  detector.label(), path.name,
                  "" if key.detector_id is None else f" (detector_id={key.detector_id})")
-        return STDPSFModel(self._grids[cache_key], oversampling=self.oversampling or over,
-                           origin=library_origin(detector), path=path)
+        grid = self._grids[cache_key]
+        wings = None
+        if self.params["wings"] == "model":
+            box = grid.data.shape[1] // over
+            wings = wing_model(detector, oversampling=self.oversampling or over,
+                               size=max(self.params["wings_size"], box + 2), step=WINGS_STEP)
+        return STDPSFModel(grid, oversampling=self.oversampling or over,
+                           origin=library_origin(detector), path=path, wings=wings)

@@ -21,7 +21,7 @@ from spike.psf._holdout import (
     parse_exclude_stars,
     pixel_scale,
 )
-from spike.psf._psfex_io import exclude_sources
+from spike.psf._ldac import exclude_sources
 from spike.psf.base import DetectorInfo, ExposurePixels
 from spike.psf.epsf import EPSFMethod
 from spike.psf.psfex import PSFExMethod
@@ -147,7 +147,7 @@ def test_epsf_method_excludes_stars(field, tmp_path):
     held = xy[1::2]
     ra, dec = det.wcs.pixel_to_world_values(held[:, 0], held[:, 1])
     Table({"ra": ra, "dec": dec}).write(tmp_path / "held.ecsv")
-    options = {"box_size": 15, "grid_size": 1}
+    options = {"box_size": 15, "grid_size": 1, "wings": None}
     method = EPSFMethod(exclude_stars=str(tmp_path / "held.ecsv"), exclude_radius=0.3,
                         **options)
     described = method.describe()
@@ -214,7 +214,7 @@ def test_psfex_catalogue_filtered(tmp_path, monkeypatch, field):
 
     monkeypatch.setattr(psfex_module, "exclude_sources", spy)
     model = PSFExMethod(exclude_stars=list(zip(ra, dec, strict=True)), exclude_radius=0.25,
-                        degree=0, min_stars=5).prepare(det)
+                        degree=0, min_stars=5, wings=None).prepare(det)
     assert model.data.accepted >= 5
     assert seen and seen[0] >= len(held)
     table = fits.getdata(tmp_path / "filtered.ldac", "LDAC_OBJECTS")

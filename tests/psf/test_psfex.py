@@ -9,6 +9,7 @@ the pixels, and spike's ePSF conventions (shape, centre, normalisation). The pur
 synthetic inputs.
 """
 
+import json
 import shutil
 
 import numpy as np
@@ -19,14 +20,6 @@ from scipy import ndimage, optimize
 
 from spike.datasets.hst import hst_example_path
 from spike.exceptions import PSFDataUnavailableError, PSFMethodError
-from spike.psf._psfex_io import (
-    FLAG_BAD,
-    FLAG_SATURATED,
-    polynomial_terms,
-    read_psf_file,
-    sample_min_snr,
-    write_images,
-)
 from spike.psf.base import DetectorInfo, ExposurePixels
 from spike.psf.psfex import PSFExMethod, PSFExModel, find_psfex
 from tests.psf._helpers import gaussian_psf
@@ -106,7 +99,7 @@ def detector(data, *, good=None, saturated=None, err=None, filename=FILENAME, wc
 
     return DetectorInfo(mission="hst", instrument="ACS", detector="HRC", filter="F606W",
                         pupil=None, wcs=wcs, shape=data.shape, filename=filename,
-                        pixels=pixels)
+                        pixels=pixels, extra={"pa_v3": 15.79167})
 
 
 @pytest.fixture(scope="module")
@@ -154,14 +147,44 @@ def test_epsf_convention(run):
     psf = model.evaluate(512.0, 512.0, size=11)
     assert psf.shape == (11 * OS, 11 * OS)
     assert psf.dtype == np.float64
-    # the model box (psf_size=21) holds unit flux: a 21-pixel stamp sums to OS**2
-    whole = model.evaluate(512.0, 512.0, size=21)
-    np.testing.assert_allclose(whole.sum(), OS**2, rtol=0.01)
-    # a smaller stamp holds a fraction of it, most of the flux of an HRC PSF
-    assert 0.85 * OS**2 < psf.sum() < whole.sum()
+    # the model box (psf_size=25) is extended by the optical model's wings to 81 px: the
+    # stamps hold the optical model's enclosed fraction there, less in smaller ones
+    sums = {n: model.evaluate(512.0, 512.0, size=n).sum() / OS**2 for n in (11, 25, 41, 81)}
+    assert 0.8 < sums[11] < sums[25] < sums[41] < sums[81] < 0.995
+    assert 0.01 < sums[41] - sums[25] < 0.04  # the halo beyond the PSFEx box
+    np.testing.assert_allclose(psf.sum(), sums[11] * OS**2)
     # at detector sampling the ePSF sums to the same fraction (photutils' convention)
     detector_sampled = psf[OS // 2::OS, OS // 2::OS]
     np.testing.assert_allclose(detector_sampled.sum(), psf.sum() / OS**2, rtol=0.02)
+    d = model.diagnostics
+    json.dumps(d)
+    assert d["wings"] == "optical" and d["support_px"] == 12.5
+    assert d["n_stars"] == model.data.accepted and d["chi2"] > 0
+
+
+@needs_programs
+def test_ee_agrees_with_epsf_and_the_stars(run, hrc_detector):
+    """EE(2, 4, 8 px) / EE(12 px) of PSFEx, the ``epsf`` method and the stars agree.
+
+    Measured: PSFEx / epsf 0.99-1.01, 0.98-1.00, 1.00 over the detector (model against
+    model); PSFEx against the exposure's stars (same pixels, mask and annulus background,
+    `tests.psf._scoring`) 0.99, 0.99, 1.00; before PSF_SIZE 25 and the wings, the
+    drizzled PSFEx was 1.01-1.03, 1.01-1.02, 1.014-1.018 against the mosaic's stars.
+    """
+    from spike.psf.epsf import EPSFMethod
+    from tests.psf._scoring import scoring_stars, star_ee_ratios
+    from tests.psf._synthetic import encircled_energy
+
+    model, _ = run
+    epsf = EPSFMethod().prepare(hrc_detector)
+    for xy in [(300.0, 300.0), (700.0, 700.0), (512.0, 512.0)]:
+        a, b = (encircled_energy(m.evaluate(*xy, size=25), OS, (2.0, 4.0, 8.0), norm=12.0)
+                for m in (model, epsf))
+        np.testing.assert_allclose(a / b, 1.0, atol=0.02)
+    pixels = hrc_detector.pixels()
+    xy = scoring_stars(pixels, saturation=155000.0)[:25]
+    ratios = np.median(star_ee_ratios(model, pixels, xy), axis=0)
+    np.testing.assert_allclose(ratios, 1.0, atol=0.02)
 
 
 @needs_programs
@@ -231,7 +254,7 @@ def test_user_configuration(run, tmp_path, hrc_detector):
                          sextractor_config=sex, psfex_config=psfex, workdir=tmp_path / "w")
     model = method.prepare(hrc_detector)
     assert model.data.degree == 1  # the option, not the file
-    assert model.data.basis.shape == (3, 85, 85)
+    assert model.data.basis.shape == (3, 101, 101)  # PSF_SIZE: psf_size 25 x 4, odd
     reference, _ = run
     a, b = (epsf_fwhm(m.evaluate(400.0, 600.0, size=11))[0] for m in (model, reference))
     assert a == pytest.approx(b, rel=0.05)
@@ -363,116 +386,6 @@ def test_describe():
     assert info["method"] == "psfex"
     assert info["oversampling"] == 2
     assert info["degree"] == 1
-    assert info["psf_size"] == 21
-    assert PSFExMethod().model_samples == 85
+    assert info["psf_size"] == 25
+    assert PSFExMethod().model_samples == 101
     assert PSFExMethod(oversampling=3, psf_size=5).model_samples == 15
-
-
-# ----------------------------------------------------------------------- pure helpers
-
-
-def test_polynomial_order():
-    assert polynomial_terms([2.0, 3.0], 1).tolist() == [1.0, 2.0, 3.0]
-    assert polynomial_terms([2.0, 3.0], 2).tolist() == [1.0, 2.0, 4.0, 3.0, 6.0, 9.0]
-    assert polynomial_terms([2.0, 3.0], 3).tolist() == [1, 2, 4, 8, 3, 6, 12, 9, 18, 27]
-    assert polynomial_terms([], 0).tolist() == [1.0]
-
-
-def _write_psf(path, basis, *, degree, zero=(101.0, 51.0), scale=(200.0, 100.0),
-               sampling=0.25):
-    """Write a minimal PSFEx .psf file (PSF_DATA table) around ``basis``."""
-    col = fits.Column(name="PSF_MASK", format=f"{basis.size}E",
-                      dim=str(tuple(reversed(basis.shape))).replace(" ", ""),
-                      array=basis[None].astype(np.float32))
-    hdu = fits.BinTableHDU.from_columns([col], name="PSF_DATA")
-    h = hdu.header
-    h["LOADED"], h["ACCEPTED"], h["CHI2"] = 12, 11, 1.5
-    h["POLNAXIS"] = 2
-    for i, name in enumerate(("X_IMAGE", "Y_IMAGE")):
-        h[f"POLGRP{i + 1}"], h[f"POLNAME{i + 1}"] = 1, name
-        h[f"POLZERO{i + 1}"], h[f"POLSCAL{i + 1}"] = zero[i], scale[i]
-    h["POLNGRP"], h["POLDEG1"] = 1, degree
-    h["PSF_FWHM"], h["PSF_SAMP"] = 2.0, sampling
-    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path)
-
-
-def test_psf_file_evaluated_with_one_based_positions(tmp_path):
-    n = 41
-    core = gaussian_psf((n, n), sigma=4.0, total=16.0)  # centre at n // 2 = 20
-    slope = gaussian_psf((n, n), sigma=6.0, total=4.0) - gaussian_psf((n, n), sigma=3.0,
-                                                                     total=4.0)
-    basis = np.stack([core, slope, np.zeros((n, n))])
-    _write_psf(tmp_path / "m.psf", basis, degree=1)
-    data = read_psf_file(tmp_path / "m.psf")
-    assert data.names == ("X_IMAGE", "Y_IMAGE") and data.degree == 1
-    assert (data.accepted, data.loaded) == (11, 12)
-    model = PSFExModel.from_file(tmp_path / "m.psf")
-    assert model.oversampling == 4
-    # 0-based (100, 50) is X_IMAGE = 101, Y_IMAGE = 51: the polynomial's zero point
-    np.testing.assert_allclose(model.model_image(100.0, 50.0), core, rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(model.model_image(150.0, 50.0), core + 0.25 * slope,
-                               rtol=1e-5, atol=1e-7)
-    psf = model.evaluate(100.0, 50.0, size=9)
-    np.testing.assert_allclose(psf.sum(), 16.0, rtol=1e-3)
-    expected = gaussian_psf((36, 36), sigma=4.0, total=16.0)
-    np.testing.assert_allclose(psf, expected, atol=2e-4 * expected.max())
-
-
-def test_psf_file_errors(tmp_path):
-    basis = np.ones((6, 9, 9))
-    _write_psf(tmp_path / "bad.psf", basis, degree=1)
-    with pytest.raises(PSFMethodError, match=r"PSF_MASK has shape \(6, 9, 9\), expected 3"):
-        read_psf_file(tmp_path / "bad.psf")
-    _write_psf(tmp_path / "odd.psf", np.ones((3, 9, 9)), degree=1, sampling=0.3)
-    with pytest.raises(PSFMethodError, match="sampling 0.3 is not 1/n of a pixel"):
-        PSFExModel.from_file(tmp_path / "odd.psf")
-    fits.PrimaryHDU(np.ones((3, 3))).writeto(tmp_path / "image.fits")
-    with pytest.raises(PSFMethodError, match="no PSF_DATA extension"):
-        read_psf_file(tmp_path / "image.fits")
-
-
-def test_sample_min_snr_keeps_the_brightest_stars():
-    rng = np.random.default_rng(2)
-    n = 400
-    catalog = {"SNR_WIN": rng.uniform(10, 500, n), "FLUX_RADIUS": rng.normal(1.0, 0.03, n),
-               "ELONGATION": np.full(n, 1.05), "FLAGS": np.zeros(n, int),
-               "IMAFLAGS_ISO": np.zeros(n, int)}
-    catalog["FLUX_RADIUS"][:40] = 0.45  # cosmic rays: compact and bright
-    catalog["SNR_WIN"][:40] = 2000.0
-    catalog["IMAFLAGS_ISO"][40:60] = FLAG_SATURATED  # saturated stars: the brightest
-    catalog["SNR_WIN"][40:60] = 5000.0
-    catalog["FLAGS"][60:70] = 2  # blended
-    catalog["SNR_WIN"][60:70] = 4000.0
-    kwargs = dict(min_snr=20.0, fwhm_range=(0.8, 20.0), max_ellipticity=0.3,
-                  flag_mask=0xFE, imaflag_mask=FLAG_SATURATED)
-    threshold, count = sample_min_snr(catalog, max_stars=50, **kwargs)
-    stars = np.arange(n) >= 70
-    assert count == 50
-    assert threshold == pytest.approx(np.sort(catalog["SNR_WIN"][stars])[-50], rel=1e-5)
-    threshold, count = sample_min_snr(catalog, max_stars=None, **kwargs)
-    assert threshold == 20.0
-    assert count == (stars & (catalog["SNR_WIN"] >= 20)).sum() + 40  # PSFEx drops the CRs
-
-
-def test_write_images(tmp_path):
-    data = np.arange(20.0).reshape(4, 5)
-    data[0, 0] = np.nan
-    good = np.ones(data.shape, bool)
-    good[1, 1] = False
-    saturated = np.zeros(data.shape, bool)
-    saturated[2, 2] = True
-    err = np.full(data.shape, 2.0)
-    err[3, 3] = 0.0
-    paths = write_images(tmp_path, ExposurePixels(data, good, saturated, err), shape=(4, 5))
-    weight = fits.getdata(paths["weight"])
-    flags = fits.getdata(paths["flags"])
-    science = fits.getdata(paths["science"])
-    for bad in [(0, 0), (1, 1), (3, 3)]:
-        assert weight[bad] == 0 and flags[bad] & FLAG_BAD
-    assert weight[0, 1] == pytest.approx(0.25)
-    assert flags[2, 2] == FLAG_SATURATED  # usable, but saturated
-    assert np.isfinite(science).all()
-    with pytest.raises(PSFMethodError, match="no usable pixel"):
-        write_images(tmp_path / "x", ExposurePixels(data, np.zeros(data.shape, bool)))
-    with pytest.raises(PSFMethodError, match=r"pixels have shape \(4, 5\), the detector"):
-        write_images(tmp_path, ExposurePixels(data, good), shape=(5, 4))
